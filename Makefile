@@ -1,0 +1,47 @@
+# Two commands do all the set-up on a fresh machine with Python >= 3.10:
+#   make train   install, simulate the default dataset, train, evaluate, export
+#   make test    install with the dev extras and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXPERIMENT ?= quickstart
+DATA := data/synthetic_confocal
+# Set TORCH_SPEC to pin torch where your pip would otherwise pick a build you don't want.
+PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
+
+.PHONY: install install-dev data train test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "migraseg needs Python >= 3.10"'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP_INSTALL) -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(DATA)/dataset.yaml: | $(VENV)/.installed
+	$(BIN)/migraseg-synth $(DATA) --modality confocal --n 60 --seed 0 --workers 2
+
+data: $(DATA)/dataset.yaml
+
+train: install data
+	$(BIN)/migraseg-train experiment=$(EXPERIMENT) data.root=$(DATA)
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean:
+	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -1,0 +1,140 @@
+"""LightningDataModule: which samples go where, and the DataLoaders. Nothing else."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import albumentations as A
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.data import DataLoader, Sampler
+
+from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
+from migraseg.data.dataset import LoadedSample, PatchDataset, PatchSampler, WholeImageDataset, load_sample
+from migraseg.synth.writer import write_synthetic_dataset
+
+
+class ShardSampler(Sampler[int]):
+    """Every ``world_size``-th index from ``rank``: each image on exactly one rank, none repeated.
+
+    Unlike ``DistributedSampler`` it never pads with duplicates, so summed statistics are exact.
+    """
+
+    def __init__(self, n: int, rank: int = 0, world_size: int = 1):
+        self.indices = list(range(rank, n, world_size))
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class SegmentationDataModule(L.LightningDataModule):
+    """Training patches and whole validation/test images from a dataset folder.
+
+    Args:
+        root: dataset folder (data/README.md).
+        patch_size: training crop side in pixels (a multiple of 32).
+        batch_size: training patches per step and device.
+        samples_per_epoch: training patches per epoch over all devices.
+        augment: albumentations pipeline for training patches (None: no augmentation).
+        pixel_size_um: pixel size the model works at; images are rescaled to it (None: the
+            dataset's own).
+        synthesize: if the folder has no dataset.yaml, simulate ``{"n": ..., "seed": ...}``
+            images into it first (the embedded default dataset).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        patch_size: int = 192,
+        batch_size: int = 8,
+        samples_per_epoch: int = 512,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        augment: A.Compose | None = None,
+        pixel_size_um: float | None = None,
+        migrasome_fraction: float = 0.4,
+        fiber_fraction: float = 0.3,
+        percentiles: tuple[float, float] = (1.0, 99.8),
+        split_seed: int = 0,
+        seed: int = 0,
+        synthesize: dict | None = None,
+    ):
+        super().__init__()
+        if patch_size % 32:
+            raise ValueError(f"patch_size must be a multiple of 32 (U-Net stride), got {patch_size}")
+        self.root = Path(root)
+        self.patch_size, self.batch_size = patch_size, batch_size
+        self.samples_per_epoch, self.num_workers, self.pin_memory = samples_per_epoch, num_workers, pin_memory
+        self.augment, self.pixel_size_um = augment, pixel_size_um
+        self.fractions = (migrasome_fraction, fiber_fraction)
+        self.percentiles = tuple(percentiles)
+        self.split_seed, self.seed, self.synthesize = split_seed, seed, synthesize
+        self.spec: DatasetSpec | None = None
+        self.loaded: dict[str, list[LoadedSample]] = {}
+
+    def prepare_data(self) -> None:
+        """Simulate the default dataset on rank 0 if asked and absent; other ranks wait for it."""
+        marker = self.root / "dataset.yaml"
+        if self.synthesize is None or marker.exists():
+            return
+        if rank_zero_only.rank == 0:
+            write_synthetic_dataset(self.root, n=int(self.synthesize["n"]),
+                                    seed=int(self.synthesize.get("seed", 0)),
+                                    workers=int(self.synthesize.get("workers", 1)))  # fmt: skip
+        deadline = time.monotonic() + 1800
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(2)
+
+    def dataset_info(self) -> dict:
+        """dataset.yaml's content (cheap: reads no image; call after prepare_data)."""
+        info, problems = read_dataset_yaml(self.root)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return info
+
+    @property
+    def in_channels(self) -> int:
+        """Number of image channels, from dataset.yaml."""
+        return len(self.dataset_info().get("channels") or [None])
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.spec is None:
+            self.spec = load_dataset(self.root, split_seed=self.split_seed)
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
+        for split in splits.get(stage or "fit", ("train", "val", "test")):
+            if split not in self.loaded:
+                self.loaded[split] = [load_sample(r, self.model_pixel_size_um, self.percentiles)
+                                      for r in self.spec.split(split)]  # fmt: skip
+
+    @property
+    def model_pixel_size_um(self) -> float:
+        """Pixel size the model sees (the dataset's unless overridden)."""
+        return float(self.pixel_size_um or self.dataset_info()["pixel_size_um"])
+
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = PatchDataset(self.loaded["train"], self.patch_size, self.augment, self.seed,
+                               *self.fractions)  # fmt: skip
+        sampler = PatchSampler(self.samples_per_epoch, *self._rank_world())
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=False)  # fmt: skip
+
+    def _whole_images(self, split: str) -> DataLoader:
+        samples = self.loaded[split]
+        return DataLoader(WholeImageDataset(samples), batch_size=1,
+                          sampler=ShardSampler(len(samples), *self._rank_world()),
+                          num_workers=self.num_workers, pin_memory=self.pin_memory)  # fmt: skip
+
+    def val_dataloader(self) -> DataLoader:
+        return self._whole_images("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._whole_images("test")

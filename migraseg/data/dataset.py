@@ -1,0 +1,141 @@
+"""Torch datasets over in-memory images: random training patches and whole validation images.
+
+No Lightning here. Randomness comes from the integer key the sampler hands to ``__getitem__``
+(see :class:`PatchSampler`), so a patch depends only on (seed, epoch, position): identical across
+worker counts, reproducible after a resume, and disjoint across DDP ranks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import albumentations as A
+import numpy as np
+import torch
+from skimage.transform import rescale
+from torch.utils.data import Dataset, Sampler
+
+from migraseg.constants import FIBER, MIGRASOME
+from migraseg.data.contract import SampleRecord, image_to_cyx
+from migraseg.io import read_image
+from migraseg.normalization import percentile_normalize
+
+
+@dataclass
+class LoadedSample:
+    """A normalised image (C, Y, X) float32 with its mask (Y, X) uint8, at the model's pixel size."""
+
+    stem: str
+    image: np.ndarray
+    mask: np.ndarray
+    pixel_size_um: float
+
+
+def load_sample(record: SampleRecord, pixel_size_um: float | None = None,
+                percentiles: tuple[float, float] = (1.0, 99.8)) -> LoadedSample:  # fmt: skip
+    """Read, rescale to ``pixel_size_um`` (if given and different by > 1 %) and normalise."""
+    image, meta = read_image(record.image_path)
+    image = image_to_cyx(image, meta["axes"])
+    mask, _ = read_image(record.mask_path)
+    target = pixel_size_um or record.pixel_size_um
+    factor = record.pixel_size_um / target
+    if abs(factor - 1) > 0.01:
+        image = rescale(image.astype(np.float32), (1, factor, factor), order=1,
+                        preserve_range=True, anti_aliasing=factor < 1)  # fmt: skip
+        mask = rescale(mask, factor, order=0, preserve_range=True, anti_aliasing=False)
+    return LoadedSample(record.stem, percentile_normalize(image, *percentiles),
+                        mask.astype(np.uint8), target)  # fmt: skip
+
+
+class PatchSampler(Sampler[int]):
+    """Yields the keys ``epoch * n + i`` for this rank's share of ``i`` in ``range(n)``."""
+
+    def __init__(self, n: int, rank: int = 0, world_size: int = 1):
+        self.per_rank = math.ceil(n / world_size)
+        self.n, self.rank, self.world_size = self.per_rank * world_size, rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at each epoch start."""
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        base = self.epoch * self.n
+        return iter(range(base + self.rank, base + self.n, self.world_size))
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+
+class PatchDataset(Dataset):
+    """Random ``patch_size`` crops, centred on migrasome or fiber pixels with given probabilities.
+
+    Returns ``(image, mask)``: float32 (C, P, P) and int64 (P, P).
+    """
+
+    def __init__(self, samples: Sequence[LoadedSample], patch_size: int,
+                 transform: A.Compose | None = None, seed: int = 0,
+                 migrasome_fraction: float = 0.4, fiber_fraction: float = 0.3):  # fmt: skip
+        if not samples:
+            raise ValueError("PatchDataset needs at least one sample (is the train split empty?)")
+        self.samples, self.patch_size, self.transform, self.seed = samples, patch_size, transform, seed
+        self.fractions = (migrasome_fraction, fiber_fraction)
+        self.class_pixels = [
+            {c: np.flatnonzero(s.mask == c) for c in (MIGRASOME, FIBER)} for s in samples
+        ]
+
+    def __len__(self) -> int:  # keys are unbounded; the sampler decides how many per epoch
+        return 2**62
+
+    def _centre(self, rng: np.random.Generator, index: int) -> tuple[int, int]:
+        shape = self.samples[index].mask.shape
+        u = rng.random()
+        for cls, cumulative in ((MIGRASOME, self.fractions[0]), (FIBER, sum(self.fractions))):
+            pixels = self.class_pixels[index][cls]
+            if u < cumulative and pixels.size:
+                return np.unravel_index(pixels[rng.integers(pixels.size)], shape)
+        return rng.integers(shape[0]), rng.integers(shape[1])
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, key])
+        index = int(rng.integers(len(self.samples)))
+        sample = self.samples[index]
+        cy, cx = self._centre(rng, index)
+        image, mask = crop_padded(sample.image, sample.mask, cy, cx, self.patch_size)
+        image = np.ascontiguousarray(image.transpose(1, 2, 0))
+        if self.transform is not None:
+            self.transform.set_random_seed(int(rng.integers(2**31)))
+            out = self.transform(image=image, mask=mask)
+            image, mask = out["image"], out["mask"]
+        return (torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+                torch.from_numpy(mask.astype(np.int64)))  # fmt: skip
+
+
+def crop_padded(image: np.ndarray, mask: np.ndarray, cy: int, cx: int, size: int
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A ``size``² crop around (cy, cx), shifted inside the image, reflect-padded if too small."""
+    _, h, w = image.shape
+    if h < size or w < size:
+        ph, pw = max(0, size - h), max(0, size - w)
+        image = np.pad(image, ((0, 0), (0, ph), (0, pw)), mode="reflect")
+        mask = np.pad(mask, ((0, ph), (0, pw)), mode="reflect")
+        h, w = mask.shape
+    y0 = int(np.clip(cy - size // 2, 0, h - size))
+    x0 = int(np.clip(cx - size // 2, 0, w - size))
+    return image[:, y0 : y0 + size, x0 : x0 + size], mask[y0 : y0 + size, x0 : x0 + size]
+
+
+class WholeImageDataset(Dataset):
+    """Whole images for validation: ``(image, mask)`` as float32 (C, Y, X) and int64 (Y, X)."""
+
+    def __init__(self, samples: Sequence[LoadedSample]):
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.samples[index]
+        return torch.from_numpy(s.image), torch.from_numpy(s.mask.astype(np.int64))

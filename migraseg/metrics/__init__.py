@@ -1,0 +1,1 @@
+"""Metric functions on NumPy label images; no torch, so they import fast and test fast."""

@@ -1,0 +1,1 @@
+"""Simulator of migrasome images with exact masks (the default dataset and pretraining data)."""

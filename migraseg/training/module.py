@@ -1,0 +1,144 @@
+"""SegmentationModule: the LightningModule around a segmentation network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from migraseg.constants import CLASS_NAMES, FOREGROUND_CLASSES, MIGRASOME
+from migraseg.metrics.objects import match_instances
+from migraseg.metrics.pixel import class_counts, scores_from_counts
+from migraseg.models.factory import OUTPUT_STRIDE
+from migraseg.postprocess import migrasome_instances
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = OUTPUT_STRIDE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad (N, C, H, W) on the bottom/right to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return x, (h, w)
+
+
+class SegmentationModule(L.LightningModule):
+    """Trains ``net`` with ``loss``; validates on whole images with pixel and object metrics.
+
+    Args:
+        net: network mapping (N, C, H, W) to logits (N, 4, H, W).
+        loss: callable(logits, target) → scalar.
+        optimizer: partial taking the parameters.
+        scheduler: partial taking (optimizer, total_steps), stepped every optimizer step.
+        meta: what an exported model carries (model kwargs, pixel size, normalisation, ...);
+            saved in the checkpoint's hyper-parameters so a checkpoint rebuilds without Hydra.
+        channels_last: use the channels-last memory format (faster convolutions on GPUs).
+        n_val_examples: validation crops kept for image panels.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        channels_last: bool = False,
+        n_val_examples: int = 4,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"])
+        self.net, self.loss = net, loss
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.meta = meta or {}
+        self.channels_last, self.n_val_examples = channels_last, n_val_examples
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.val_examples: list[dict[str, np.ndarray]] = []
+        self._stats: dict[str, torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        image, mask = batch
+        loss = self.loss(self(image), mask)
+        self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
+        return loss
+
+    # --- evaluation on whole images -------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._reset_stats()
+        self.val_examples = []
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_stats()
+
+    def _reset_stats(self) -> None:
+        zeros = torch.zeros
+        self._stats = {"counts": zeros(len(CLASS_NAMES), 3, dtype=torch.float64),
+                       "objects": zeros(3, dtype=torch.float64), "loss": zeros(2, dtype=torch.float64)}  # fmt: skip
+
+    def _evaluate_batch(self, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        image, mask = batch
+        padded, (h, w) = pad_to_multiple(image)
+        logits = self(padded)[..., :h, :w]
+        self._stats["loss"] += torch.tensor([float(self.loss(logits, mask)), 1.0], dtype=torch.float64)
+        pred = logits.argmax(1).cpu().numpy().astype(np.uint8)
+        truth = mask.cpu().numpy().astype(np.uint8)
+        pixel_size = float(self.meta.get("pixel_size_um", 0.1))
+        for p, t, x in zip(pred, truth, image.cpu().numpy(), strict=True):
+            self._stats["counts"] += torch.from_numpy(class_counts(p, t)).double()
+            match = match_instances(migrasome_instances(t, pixel_size), migrasome_instances(p, pixel_size))
+            self._stats["objects"] += torch.tensor([match.tp, match.fp, match.fn], dtype=torch.float64)
+            if len(self.val_examples) < self.n_val_examples:
+                self.val_examples.append(example_crop(x, t, p))
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate_batch(batch)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate_batch(batch)
+
+    def _log_stats(self, prefix: str) -> None:
+        # sum over DDP ranks: each rank saw a disjoint shard of the images (ShardSampler)
+        stats = {k: self.trainer.strategy.reduce(v.to(self.device), reduce_op="sum").cpu()
+                 for k, v in self._stats.items()}  # fmt: skip
+        scores = scores_from_counts(stats["counts"].numpy())
+        tp, fp, fn = stats["objects"].tolist()
+        values = {f"{prefix}/dice_{CLASS_NAMES[c]}": scores["dice"][c] for c in FOREGROUND_CLASSES}
+        values[f"{prefix}/dice_fg"] = float(np.nanmean(scores["dice"][list(FOREGROUND_CLASSES)]))
+        values[f"{prefix}/f1_migrasome"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        values[f"{prefix}/loss"] = stats["loss"][0].item() / max(stats["loss"][1].item(), 1)
+        self.log_dict({k: float(np.nan_to_num(v)) for k, v in values.items()}, sync_dist=False,
+                      prog_bar=False)  # fmt: skip
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stats("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stats("test")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        scheduler = self.scheduler_factory(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def example_crop(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, size: int = 192
+                 ) -> dict[str, np.ndarray]:  # fmt: skip
+    """A crop centred on the first migrasome (or the image centre) for image panels."""
+    ys, xs = np.nonzero(truth == MIGRASOME)
+    cy, cx = (int(ys[0]), int(xs[0])) if ys.size else (truth.shape[0] // 2, truth.shape[1] // 2)
+    y0 = int(np.clip(cy - size // 2, 0, max(truth.shape[0] - size, 0)))
+    x0 = int(np.clip(cx - size // 2, 0, max(truth.shape[1] - size, 0)))
+    window = (slice(y0, y0 + size), slice(x0, x0 + size))
+    return {"image": image[0][window], "truth": truth[window], "pred": pred[window]}

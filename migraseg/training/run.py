@@ -1,0 +1,127 @@
+"""train(cfg): the one place where a Hydra config becomes objects and a training run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
+from omegaconf import DictConfig, OmegaConf
+
+from migraseg.data.contract import load_dataset
+from migraseg.data.datamodule import SegmentationDataModule
+from migraseg.evaluation.harness import evaluate_split, print_metrics, write_metrics
+from migraseg.export import export_torchscript
+from migraseg.inference.loading import load_checkpoint_model
+from migraseg.inference.predictor import Predictor
+from migraseg.model_meta import ModelMeta, git_sha, sha256_text
+from migraseg.training.callbacks import ValidationImagePanels
+from migraseg.training.module import SegmentationModule
+from migraseg.utils.files import write_text_atomic
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_dict(section: DictConfig | None) -> list[Any]:
+    """Instantiate every entry with a ``_target_`` in a config mapping (callbacks, loggers)."""
+    if not section:
+        return []
+    return [instantiate(c) for c in section.values() if c is not None and "_target_" in c]
+
+
+def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta:
+    """Everything an exported model must know, from the config and dataset.yaml."""
+    info = datamodule.dataset_info()
+    model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+                    if not k.startswith("_")}  # fmt: skip
+    model_kwargs["in_channels"] = datamodule.in_channels
+    return ModelMeta(
+        in_channels=datamodule.in_channels,
+        pixel_size_um=datamodule.model_pixel_size_um,
+        patch_size=int(cfg.data.patch_size),
+        model=model_kwargs,
+        channel_names=list(info.get("channels") or []),
+        normalization={"method": "percentile", "low": float(cfg.data.percentiles[0]),
+                       "high": float(cfg.data.percentiles[1])},  # fmt: skip
+        postprocess=dict(OmegaConf.to_container(cfg.postprocess, resolve=True)),
+        modality=str(info.get("modality", "confocal")),
+        dataset=str(info.get("name", "")),
+        config_sha256=sha256_text(OmegaConf.to_yaml(cfg, resolve=True)),
+        git_sha=git_sha(),
+    )
+
+
+def best_checkpoint(trainer: L.Trainer) -> Path:
+    """Best checkpoint by the monitored metric, else the last one written."""
+    callback = trainer.checkpoint_callback
+    path = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
+    if not path:
+        raise RuntimeError("training wrote no checkpoint (is callbacks.model_checkpoint set?)")
+    return Path(path)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train, then (if enabled) evaluate the best checkpoint and export it to TorchScript.
+
+    Returns:
+        ``{"checkpoint", "metrics" (headline numbers or None), "metrics_path", "model_path",
+        "output_dir", "trainer_metrics"}``.
+    """
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule: SegmentationDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    meta = build_meta(cfg, datamodule)
+    net = instantiate(cfg.model, in_channels=meta.in_channels)
+    module = SegmentationModule(
+        net=net,
+        loss=instantiate(cfg.loss),
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        meta=meta.to_dict(),
+        **cfg.module,
+    )
+    loggers = instantiate_dict(cfg.get("logger"))
+    callbacks = [*instantiate_dict(cfg.get("callbacks")), ValidationImagePanels()]
+    if not loggers:  # Lightning refuses a learning-rate monitor without a logger
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    result: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "checkpoint": str(best_checkpoint(trainer)),
+        "trainer_metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
+        "metrics": None, "metrics_path": None, "model_path": None,
+    }  # fmt: skip
+    if not trainer.is_global_zero:
+        return result
+    if cfg.get("evaluate"):
+        result.update(evaluate_checkpoint(cfg, Path(result["checkpoint"]), datamodule, output_dir))
+    if cfg.get("export"):
+        net, meta = load_checkpoint_model(Path(result["checkpoint"]))
+        result["model_path"] = str(export_torchscript(net, meta, output_dir / "model.pt"))
+    log.info("checkpoint: %s", result["checkpoint"])
+    for key in ("metrics_path", "model_path"):
+        if result[key]:
+            log.info("%s: %s", key.replace("_", " "), result[key])
+    return result
+
+
+def evaluate_checkpoint(cfg: DictConfig, checkpoint: Path, datamodule: SegmentationDataModule,
+                        output_dir: Path) -> dict[str, Any]:  # fmt: skip
+    """Score a checkpoint on the configured split of the training dataset; write metrics.json."""
+    predictor = Predictor.from_path(checkpoint, **cfg.predict)
+    spec = datamodule.spec or load_dataset(datamodule.root)
+    split = str(cfg.get("eval_split", "test"))
+    metrics = evaluate_split(predictor, spec, split)
+    name = f"{spec.name}/{split}"
+    path = write_metrics({"model": str(checkpoint), "sets": {name: metrics}}, output_dir / "metrics.json")
+    print_metrics({name: metrics})
+    return {"metrics": metrics["headline"], "metrics_path": str(path)}

@@ -1,0 +1,34 @@
+"""Colour images for panels, galleries and reports (NumPy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# background, cell, retraction fiber, migrasome
+CLASS_COLOURS = np.array([[0, 0, 0], [90, 90, 200], [40, 220, 40], [255, 0, 255]], np.uint8)
+
+
+def to_gray(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
+    """Percentile-stretched (Y, X) image as uint8 RGB (Y, X, 3)."""
+    lo, hi = np.percentile(image, (low, high))
+    gray = np.clip((image.astype(np.float32) - lo) / max(float(hi - lo), 1e-6), 0, 1)
+    return np.repeat((gray * 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def colorize(labels: np.ndarray) -> np.ndarray:
+    """Class ids (Y, X) as uint8 RGB (Y, X, 3)."""
+    return CLASS_COLOURS[np.clip(labels, 0, len(CLASS_COLOURS) - 1)]
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Class colours blended over the gray image where labels are not background."""
+    gray = to_gray(image).astype(np.float32)
+    colour = colorize(labels).astype(np.float32)
+    fg = (labels > 0)[..., None]
+    return np.where(fg, (1 - alpha) * gray + alpha * colour, gray).astype(np.uint8)
+
+
+def panel(image: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Input | truth | prediction side by side, RGB uint8 (Y, 3X + 8, 3)."""
+    gap = np.full((image.shape[0], 4, 3), 255, np.uint8)
+    return np.concatenate([to_gray(image), gap, colorize(truth), gap, colorize(pred)], axis=1)
