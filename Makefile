@@ -5,11 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= quickstart
-DATA := data/synthetic_confocal
 # Set TORCH_SPEC to pin torch where your pip would otherwise pick a build you don't want.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: install install-dev data train test lint format clean
+.PHONY: install install-dev train test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "migraseg needs Python >= 3.10"'
@@ -26,13 +25,9 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-$(DATA)/dataset.yaml: | $(VENV)/.installed
-	$(BIN)/migraseg-synth $(DATA) --modality confocal --n 60 --seed 0 --workers 2
-
-data: $(DATA)/dataset.yaml
-
-train: install data
-	$(BIN)/migraseg-train experiment=$(EXPERIMENT) data.root=$(DATA)
+# migraseg-train simulates data/synthetic_confocal on first use (configs/data/synthetic.yaml).
+train: install
+	$(BIN)/migraseg-train experiment=$(EXPERIMENT)
 
 test: install-dev
 	$(BIN)/python -m pytest

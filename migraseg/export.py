@@ -21,14 +21,21 @@ class ExportError(RuntimeError):
     """The exported model does not reproduce the eager one."""
 
 
-def check_outputs(reference: torch.Tensor, candidate: torch.Tensor, what: str,
-                  rtol: float = 1e-4, atol: float = 1e-4) -> float:  # fmt: skip
-    """Raise :class:`ExportError` unless ``candidate`` matches ``reference``; return max abs diff."""
+def check_outputs(
+    reference: torch.Tensor,
+    candidate: torch.Tensor,
+    what: str,
+    rtol: float = 1e-4,
+    atol: float = 1e-4,
+) -> float:
+    """Raise :class:`ExportError` unless ``candidate`` matches ``reference``; return max |diff|."""
     diff = float((reference - candidate).abs().max())
     scale = float(reference.abs().max())
     if diff > atol + rtol * scale:
-        raise ExportError(f"{what} differs from the eager model: max |diff| {diff:.3g} "
-                          f"(logit scale {scale:.3g}, tolerance {atol + rtol * scale:.3g})")  # fmt: skip
+        raise ExportError(
+            f"{what} differs from the eager model: max |diff| {diff:.3g} "
+            f"(logit scale {scale:.3g}, tolerance {atol + rtol * scale:.3g})"
+        )
     return diff
 
 

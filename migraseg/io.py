@@ -18,9 +18,20 @@ import tifffile
 from migraseg.utils.files import atomic_path
 
 _UNIT_TO_UM = {
-    "um": 1.0, "µm": 1.0, "μm": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0,
-    "nm": 1e-3, "nanometer": 1e-3, "mm": 1e3, "millimeter": 1e3, "m": 1e6, "Å": 1e-4, "A": 1e-4,
-}  # fmt: skip
+    "um": 1.0,
+    "µm": 1.0,
+    "μm": 1.0,
+    "micron": 1.0,
+    "microns": 1.0,
+    "micrometer": 1.0,
+    "nm": 1e-3,
+    "nanometer": 1e-3,
+    "mm": 1e3,
+    "millimeter": 1e3,
+    "m": 1e6,
+    "Å": 1e-4,
+    "A": 1e-4,
+}
 # Resolution tags at these dots-per-inch are screen/print defaults, not a calibration.
 _DISPLAY_DPI = {1.0, 72.0, 96.0, 150.0, 300.0}
 
@@ -117,10 +128,9 @@ def write_tiff(
     """
     if array.ndim != len(axes):
         raise ValueError(f"{path}: array has {array.ndim} dims but axes are {axes!r}")
-    kwargs: dict[str, Any] = {"compression": compression}
+    kwargs: dict[str, Any] = {"compression": compression, "metadata": {"axes": axes}}
     if array.dtype.type in _IMAGEJ_DTYPES:
         kwargs["imagej"] = True
-        kwargs["metadata"] = {"axes": axes}
         if pixel_size_um:
             kwargs["resolution"] = (1.0 / pixel_size_um, 1.0 / pixel_size_um)
             kwargs["metadata"]["unit"] = "um"

@@ -39,4 +39,6 @@ class CompoundLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = logits.float()  # stable under bf16 autocast
-        return self.dice_weight * self.dice(logits, target) + self.ce_weight * self.pixel(logits, target)
+        return self.dice_weight * self.dice(logits, target) + self.ce_weight * self.pixel(
+            logits, target
+        )

@@ -7,10 +7,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from migraseg.utils.config import CONFIG_DIR
 from migraseg.data.contract import load_dataset
 from migraseg.evaluation.harness import evaluate_split, print_metrics, write_metrics
 from migraseg.inference.predictor import Predictor
+from migraseg.utils.config import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
@@ -19,8 +19,10 @@ def main(cfg: DictConfig) -> None:
     spec = load_dataset(cfg.data_root)
     metrics = evaluate_split(predictor, spec, cfg.split)
     name = f"{spec.name}/{cfg.split}"
-    path = write_metrics({"model": str(cfg.model_path), "sets": {name: metrics}},
-                         Path(cfg.paths.output_dir) / "metrics.json")  # fmt: skip
+    path = write_metrics(
+        {"model": str(cfg.model_path), "sets": {name: metrics}},
+        Path(cfg.paths.output_dir) / "metrics.json",
+    )
     print_metrics({name: metrics})
     print(f"metrics: {path}")
 

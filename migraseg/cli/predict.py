@@ -19,8 +19,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("model", help="TorchScript .pt (from migraseg-export) or .ckpt")
     parser.add_argument("inputs", nargs="+", help="TIFF files or folders")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--pixel-size", type=float, default=None,
-                        help="µm per pixel, for files that do not record it")  # fmt: skip
+    parser.add_argument(
+        "--pixel-size",
+        type=float,
+        default=None,
+        help="µm per pixel, for files that do not record it",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--tile-size", type=int, default=512)
     return parser.parse_args(argv)

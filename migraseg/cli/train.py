@@ -5,8 +5,8 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from migraseg.utils.config import CONFIG_DIR
 from migraseg.training.run import train
+from migraseg.utils.config import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -92,8 +92,11 @@ def read_dataset_yaml(root: Path) -> tuple[dict[str, Any], list[str]]:
         return {}, [f"{path}: not valid YAML ({err})"]
     if not isinstance(info, dict):
         return {}, [f"{path}: expected a mapping, got {type(info).__name__}"]
-    problems = [f"{path}: missing key {key!r}" for key in ("name", "modality", "pixel_size_um")
-                if key not in info]  # fmt: skip
+    problems = [
+        f"{path}: missing key {key!r}"
+        for key in ("name", "modality", "pixel_size_um")
+        if key not in info
+    ]
     if info.get("modality", "confocal") not in MODALITIES:
         problems.append(f"{path}: modality must be one of {MODALITIES}, got {info['modality']!r}")
     size = info.get("pixel_size_um")
@@ -123,7 +126,9 @@ def _check_sample(
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         problems.append(f"{image_path}: contains NaN or infinite values")
     if n_channels is not None and image.shape[0] != n_channels:
-        problems.append(f"{image_path}: {image.shape[0]} channel(s), dataset.yaml lists {n_channels}")
+        problems.append(
+            f"{image_path}: {image.shape[0]} channel(s), dataset.yaml lists {n_channels}"
+        )
     pixel_size = meta["pixel_size_um"] or default_pixel_size
     if not mask_path.is_file():
         problems.append(f"{mask_path}: missing mask for image {image_path.name}")
@@ -136,8 +141,9 @@ def _check_sample(
         problems.append(f"{image_path}: no pixel size in the TIFF and none in dataset.yaml")
     if problems:
         return None, problems, image.shape[0]
-    record = SampleRecord(stem, image_path, mask_path, instance_path if has_instances else None,
-                          float(pixel_size))  # fmt: skip
+    record = SampleRecord(
+        stem, image_path, mask_path, instance_path if has_instances else None, float(pixel_size)
+    )
     return record, [], image.shape[0]
 
 
@@ -161,7 +167,7 @@ def _check_label_file(path: Path, shape: tuple[int, ...], max_label: int | None)
 def make_splits(
     stems: list[str], seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.15
 ) -> dict[str, list[str]]:
-    """Seeded train/val/test split of ``stems``; val and test get at least one stem each if n ≥ 3."""
+    """Seeded train/val/test split; val and test get at least one stem each when n ≥ 3."""
     order = [stems[i] for i in np.random.default_rng(seed).permutation(len(stems))]
     n = len(order)
     n_val = max(1, round(n * val_fraction)) if n >= 3 else 0
@@ -207,7 +213,9 @@ def load_dataset(root: str | Path, split_seed: int = 0) -> DatasetSpec:
     for split, members in splits.items():
         unknown = [s for s in members or [] if s not in stems]
         if unknown:
-            problems.append(f"{root / 'dataset.yaml'}: split {split!r} names unknown stems {unknown}")
+            problems.append(
+                f"{root / 'dataset.yaml'}: split {split!r} names unknown stems {unknown}"
+            )
     if problems:
         raise DatasetError(root, problems)
     return DatasetSpec(

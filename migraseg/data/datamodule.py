@@ -11,7 +11,13 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
 from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
-from migraseg.data.dataset import LoadedSample, PatchDataset, PatchSampler, WholeImageDataset, load_sample
+from migraseg.data.dataset import (
+    LoadedSample,
+    PatchDataset,
+    PatchSampler,
+    WholeImageDataset,
+    load_sample,
+)
 from migraseg.synth.writer import write_synthetic_dataset
 
 
@@ -65,10 +71,16 @@ class SegmentationDataModule(L.LightningDataModule):
     ):
         super().__init__()
         if patch_size % 32:
-            raise ValueError(f"patch_size must be a multiple of 32 (U-Net stride), got {patch_size}")
+            raise ValueError(
+                f"patch_size must be a multiple of 32 (U-Net stride), got {patch_size}"
+            )
         self.root = Path(root)
         self.patch_size, self.batch_size = patch_size, batch_size
-        self.samples_per_epoch, self.num_workers, self.pin_memory = samples_per_epoch, num_workers, pin_memory
+        self.samples_per_epoch, self.num_workers, self.pin_memory = (
+            samples_per_epoch,
+            num_workers,
+            pin_memory,
+        )
         self.augment, self.pixel_size_um = augment, pixel_size_um
         self.fractions = (migrasome_fraction, fiber_fraction)
         self.percentiles = tuple(percentiles)
@@ -82,9 +94,12 @@ class SegmentationDataModule(L.LightningDataModule):
         if self.synthesize is None or marker.exists():
             return
         if rank_zero_only.rank == 0:
-            write_synthetic_dataset(self.root, n=int(self.synthesize["n"]),
-                                    seed=int(self.synthesize.get("seed", 0)),
-                                    workers=int(self.synthesize.get("workers", 1)))  # fmt: skip
+            write_synthetic_dataset(
+                self.root,
+                n=int(self.synthesize["n"]),
+                seed=int(self.synthesize.get("seed", 0)),
+                workers=int(self.synthesize.get("workers", 1)),
+            )
         deadline = time.monotonic() + 1800
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(2)
@@ -107,8 +122,10 @@ class SegmentationDataModule(L.LightningDataModule):
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
         for split in splits.get(stage or "fit", ("train", "val", "test")):
             if split not in self.loaded:
-                self.loaded[split] = [load_sample(r, self.model_pixel_size_um, self.percentiles)
-                                      for r in self.spec.split(split)]  # fmt: skip
+                self.loaded[split] = [
+                    load_sample(r, self.model_pixel_size_um, self.percentiles)
+                    for r in self.spec.split(split)
+                ]
 
     @property
     def model_pixel_size_um(self) -> float:
@@ -120,18 +137,29 @@ class SegmentationDataModule(L.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def train_dataloader(self) -> DataLoader:
-        dataset = PatchDataset(self.loaded["train"], self.patch_size, self.augment, self.seed,
-                               *self.fractions)  # fmt: skip
+        dataset = PatchDataset(
+            self.loaded["train"], self.patch_size, self.augment, self.seed, *self.fractions
+        )
         sampler = PatchSampler(self.samples_per_epoch, *self._rank_world())
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=False)  # fmt: skip
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=False,
+        )
 
     def _whole_images(self, split: str) -> DataLoader:
         samples = self.loaded[split]
-        return DataLoader(WholeImageDataset(samples), batch_size=1,
-                          sampler=ShardSampler(len(samples), *self._rank_world()),
-                          num_workers=self.num_workers, pin_memory=self.pin_memory)  # fmt: skip
+        return DataLoader(
+            WholeImageDataset(samples),
+            batch_size=1,
+            sampler=ShardSampler(len(samples), *self._rank_world()),
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._whole_images("val")

@@ -25,7 +25,7 @@ from migraseg.normalization import percentile_normalize
 
 @dataclass
 class LoadedSample:
-    """A normalised image (C, Y, X) float32 with its mask (Y, X) uint8, at the model's pixel size."""
+    """Normalised image (C, Y, X) float32 and mask (Y, X) uint8 at the model's pixel size."""
 
     stem: str
     image: np.ndarray
@@ -33,8 +33,11 @@ class LoadedSample:
     pixel_size_um: float
 
 
-def load_sample(record: SampleRecord, pixel_size_um: float | None = None,
-                percentiles: tuple[float, float] = (1.0, 99.8)) -> LoadedSample:  # fmt: skip
+def load_sample(
+    record: SampleRecord,
+    pixel_size_um: float | None = None,
+    percentiles: tuple[float, float] = (1.0, 99.8),
+) -> LoadedSample:
     """Read, rescale to ``pixel_size_um`` (if given and different by > 1 %) and normalise."""
     image, meta = read_image(record.image_path)
     image = image_to_cyx(image, meta["axes"])
@@ -42,11 +45,17 @@ def load_sample(record: SampleRecord, pixel_size_um: float | None = None,
     target = pixel_size_um or record.pixel_size_um
     factor = record.pixel_size_um / target
     if abs(factor - 1) > 0.01:
-        image = rescale(image.astype(np.float32), (1, factor, factor), order=1,
-                        preserve_range=True, anti_aliasing=factor < 1)  # fmt: skip
+        image = rescale(
+            image.astype(np.float32),
+            (1, factor, factor),
+            order=1,
+            preserve_range=True,
+            anti_aliasing=factor < 1,
+        )
         mask = rescale(mask, factor, order=0, preserve_range=True, anti_aliasing=False)
-    return LoadedSample(record.stem, percentile_normalize(image, *percentiles),
-                        mask.astype(np.uint8), target)  # fmt: skip
+    return LoadedSample(
+        record.stem, percentile_normalize(image, *percentiles), mask.astype(np.uint8), target
+    )
 
 
 class PatchSampler(Sampler[int]):
@@ -75,12 +84,23 @@ class PatchDataset(Dataset):
     Returns ``(image, mask)``: float32 (C, P, P) and int64 (P, P).
     """
 
-    def __init__(self, samples: Sequence[LoadedSample], patch_size: int,
-                 transform: A.Compose | None = None, seed: int = 0,
-                 migrasome_fraction: float = 0.4, fiber_fraction: float = 0.3):  # fmt: skip
+    def __init__(
+        self,
+        samples: Sequence[LoadedSample],
+        patch_size: int,
+        transform: A.Compose | None = None,
+        seed: int = 0,
+        migrasome_fraction: float = 0.4,
+        fiber_fraction: float = 0.3,
+    ):
         if not samples:
             raise ValueError("PatchDataset needs at least one sample (is the train split empty?)")
-        self.samples, self.patch_size, self.transform, self.seed = samples, patch_size, transform, seed
+        self.samples, self.patch_size, self.transform, self.seed = (
+            samples,
+            patch_size,
+            transform,
+            seed,
+        )
         self.fractions = (migrasome_fraction, fiber_fraction)
         self.class_pixels = [
             {c: np.flatnonzero(s.mask == c) for c in (MIGRASOME, FIBER)} for s in samples
@@ -109,12 +129,15 @@ class PatchDataset(Dataset):
             self.transform.set_random_seed(int(rng.integers(2**31)))
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]
-        return (torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
-                torch.from_numpy(mask.astype(np.int64)))  # fmt: skip
+        return (
+            torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+            torch.from_numpy(mask.astype(np.int64)),
+        )
 
 
-def crop_padded(image: np.ndarray, mask: np.ndarray, cy: int, cx: int, size: int
-                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def crop_padded(
+    image: np.ndarray, mask: np.ndarray, cy: int, cx: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """A ``size``² crop around (cy, cx), shifted inside the image, reflect-padded if too small."""
     _, h, w = image.shape
     if h < size or w < size:

@@ -24,9 +24,16 @@ def build_augmentation(
     if flips:
         ops.append(A.D4(p=1.0))
     if scale_range != (1.0, 1.0) or rotate_deg:
-        ops.append(A.Affine(scale=tuple(scale_range), rotate=(-rotate_deg, rotate_deg),
-                            interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST,
-                            border_mode=cv2.BORDER_REFLECT_101, p=0.7))  # fmt: skip
+        ops.append(
+            A.Affine(
+                scale=tuple(scale_range),
+                rotate=(-rotate_deg, rotate_deg),
+                interpolation=cv2.INTER_LINEAR,
+                mask_interpolation=cv2.INTER_NEAREST,
+                border_mode=cv2.BORDER_REFLECT_101,
+                p=0.7,
+            )
+        )
     if brightness or contrast:
         ops.append(A.RandomBrightnessContrast(brightness, contrast, p=0.8))
     if noise_std:

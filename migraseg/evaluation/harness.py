@@ -28,19 +28,27 @@ def truth_instances(record: SampleRecord, truth_labels: np.ndarray) -> np.ndarra
     return label(truth_labels == MIGRASOME)
 
 
-def evaluate_split(predictor: Predictor, spec: DatasetSpec, split: str = "test",
-                   progress: bool = True) -> dict[str, Any]:  # fmt: skip
+def evaluate_split(
+    predictor: Predictor, spec: DatasetSpec, split: str = "test", progress: bool = True
+) -> dict[str, Any]:
     """Predict every image of ``split`` and return the summary with per-image rows."""
     rows = []
     records = spec.split(split)
-    for record in track(records, description=f"evaluating {spec.name}/{split}", disable=not progress):
+    for record in track(
+        records, description=f"evaluating {spec.name}/{split}", disable=not progress
+    ):
         image, meta = read_image(record.image_path)
         truth = read_image(record.mask_path)[0]
         pred = predictor.predict(image_to_cyx(image, meta["axes"]), record.pixel_size_um)
         row = score_image(pred.labels, pred.migrasome_ids, truth, truth_instances(record, truth))
         rows.append({"stem": record.stem, **row})
-    return {"dataset": spec.name, "root": str(spec.root), "split": split, **summarize(rows),
-            "per_image": rows}  # fmt: skip
+    return {
+        "dataset": spec.name,
+        "root": str(spec.root),
+        "split": split,
+        **summarize(rows),
+        "per_image": rows,
+    }
 
 
 def _json_safe(value: Any) -> Any:

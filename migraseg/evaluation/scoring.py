@@ -18,8 +18,9 @@ from migraseg.metrics.pixel import class_counts, scores_from_counts
 IOU_THRESHOLD = 0.5
 
 
-def score_image(pred_labels: np.ndarray, pred_ids: np.ndarray, truth_labels: np.ndarray,
-                truth_ids: np.ndarray) -> dict[str, Any]:  # fmt: skip
+def score_image(
+    pred_labels: np.ndarray, pred_ids: np.ndarray, truth_labels: np.ndarray, truth_ids: np.ndarray
+) -> dict[str, Any]:
     """Raw per-image scores: class counts, fiber clDice and migrasome matching at IoU 0.5.
 
     Shapes: all (Y, X); labels are class ids, ids are migrasome instance ids (0 = none).
@@ -28,8 +29,13 @@ def score_image(pred_labels: np.ndarray, pred_ids: np.ndarray, truth_labels: np.
     return {
         "counts": class_counts(pred_labels, truth_labels).tolist(),
         "fiber_cldice": cl_dice(pred_labels == FIBER, truth_labels == FIBER),
-        "migrasome": {"tp": match.tp, "fp": match.fp, "fn": match.fn,
-                      "n_true": match.n_true, "n_pred": match.n_pred},  # fmt: skip
+        "migrasome": {
+            "tp": match.tp,
+            "fp": match.fp,
+            "fn": match.fn,
+            "n_true": match.n_true,
+            "n_pred": match.n_pred,
+        },
     }
 
 
@@ -40,20 +46,28 @@ def _nanmean(values: list[float]) -> float:
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Pool per-image scores into per-class metrics and the headline numbers."""
-    counts = np.sum([r["counts"] for r in rows], axis=0) if rows else np.zeros((len(CLASS_NAMES), 3))
+    counts = (
+        np.sum([r["counts"] for r in rows], axis=0) if rows else np.zeros((len(CLASS_NAMES), 3))
+    )
     scores = scores_from_counts(np.asarray(counts))
-    classes = {CLASS_NAMES[c]: {k: float(v[c]) for k, v in scores.items()} for c in FOREGROUND_CLASSES}
+    classes = {
+        CLASS_NAMES[c]: {k: float(v[c]) for k, v in scores.items()} for c in FOREGROUND_CLASSES
+    }
     tp, fp, fn = (sum(r["migrasome"][k] for r in rows) for k in ("tp", "fp", "fn"))
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / (tp + fn) if tp + fn else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
     count_errors = [r["migrasome"]["n_pred"] - r["migrasome"]["n_true"] for r in rows]
     classes["retraction_fiber"]["cldice"] = _nanmean([r["fiber_cldice"] for r in rows])
-    classes["migrasome"].update({
-        "precision@0.5": precision, "recall@0.5": recall, "f1@0.5": f1,
-        "count_mae": float(np.mean(np.abs(count_errors))) if rows else float("nan"),
-        "count_bias": float(np.mean(count_errors)) if rows else float("nan"),
-    })  # fmt: skip
+    classes["migrasome"].update(
+        {
+            "precision@0.5": precision,
+            "recall@0.5": recall,
+            "f1@0.5": f1,
+            "count_mae": float(np.mean(np.abs(count_errors))) if rows else float("nan"),
+            "count_bias": float(np.mean(count_errors)) if rows else float("nan"),
+        }
+    )
     headline = {
         "cell.dice": classes["cell"]["dice"],
         "retraction_fiber.dice": classes["retraction_fiber"]["dice"],

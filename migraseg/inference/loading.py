@@ -28,8 +28,11 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
         raise ModelLoadError(f"{path}: checkpoint has no migraseg metadata (hyper_parameters.meta)")
     meta = ModelMeta.from_dict(meta_dict)
     net = build_model(**meta.model)
-    state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
-             if k.startswith("net.")}  # fmt: skip
+    state = {
+        k.removeprefix("net."): v
+        for k, v in checkpoint["state_dict"].items()
+        if k.startswith("net.")
+    }
     net.load_state_dict(state)
     return net.eval(), meta
 
@@ -61,4 +64,6 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
         raise
     except Exception as err:
         raise ModelLoadError(f"{path}: cannot load model ({type(err).__name__}: {err})") from err
-    raise ModelLoadError(f"{path}: unknown model suffix (use .ckpt or {', '.join(TORCHSCRIPT_SUFFIXES)})")
+    raise ModelLoadError(
+        f"{path}: unknown model suffix (use .ckpt or {', '.join(TORCHSCRIPT_SUFFIXES)})"
+    )

@@ -18,6 +18,7 @@ from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import percentile_normalize
 from migraseg.postprocess import migrasome_instances
 
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when available, else CPU."""
     if device == "auto":
@@ -47,14 +48,27 @@ class Predictor:
         tta: average over the four flips (4× slower, smoother).
     """
 
-    def __init__(self, net: nn.Module, meta: ModelMeta, device: str = "auto", tile_size: int = 512,
-                 overlap: float = 0.25, batch_size: int = 4, tta: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        net: nn.Module,
+        meta: ModelMeta,
+        device: str = "auto",
+        tile_size: int = 512,
+        overlap: float = 0.25,
+        batch_size: int = 4,
+        tta: bool = False,
+    ):
         if tile_size % OUTPUT_STRIDE:
             raise ValueError(f"tile_size must be a multiple of {OUTPUT_STRIDE}, got {tile_size}")
         self.device = resolve_device(device)
         self.net = net.to(self.device).eval()
         self.meta = meta
-        self.tile_size, self.overlap, self.batch_size, self.tta = tile_size, overlap, batch_size, tta
+        self.tile_size, self.overlap, self.batch_size, self.tta = (
+            tile_size,
+            overlap,
+            batch_size,
+            tta,
+        )
 
     @classmethod
     def from_path(cls, path: str | Path, **kwargs) -> Predictor:
@@ -66,7 +80,9 @@ class Predictor:
     @torch.inference_mode()
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Softmax probabilities of a batch (N, C, H, W), flip-averaged when ``tta``."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
+        ):
             flips = ((), (-1,), (-2,), (-2, -1)) if self.tta else ((),)
             total = None
             for dims in flips:
@@ -84,8 +100,10 @@ class Predictor:
     def sliding_window(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (K, Y, X) float32 of a normalised image (C, Y, X) at the model's grid."""
         _, height, width = image.shape
-        tile = (min(self.tile_size, padded_size(height, OUTPUT_STRIDE)),
-                min(self.tile_size, padded_size(width, OUTPUT_STRIDE)))  # fmt: skip
+        tile = (
+            min(self.tile_size, padded_size(height, OUTPUT_STRIDE)),
+            min(self.tile_size, padded_size(width, OUTPUT_STRIDE)),
+        )
         ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
         if ph or pw:
             mode = "reflect" if min(height, width) > max(ph, pw) else "edge"
@@ -123,14 +141,16 @@ class Predictor:
         work = image.astype(np.float32)
         if abs(factor - 1) > 0.01:
             size = tuple(max(1, round(s * factor)) for s in shape)
-            work = resize(work, (work.shape[0], *size), order=1, preserve_range=True,
-                          anti_aliasing=factor < 1)  # fmt: skip
+            work = resize(
+                work, (work.shape[0], *size), order=1, preserve_range=True, anti_aliasing=factor < 1
+            )
         norm = self.meta.normalization
         work = percentile_normalize(work, norm["low"], norm["high"])
         probs = self.sliding_window(work)
         if probs.shape[1:] != shape:
-            probs = resize(probs, (probs.shape[0], *shape), order=1, preserve_range=True,
-                           anti_aliasing=False).astype(np.float32)  # fmt: skip
+            probs = resize(
+                probs, (probs.shape[0], *shape), order=1, preserve_range=True, anti_aliasing=False
+            ).astype(np.float32)
         return probs
 
     def predict(self, image: np.ndarray, pixel_size_um: float) -> Prediction:
@@ -138,5 +158,7 @@ class Predictor:
         probs = self.probabilities(image, pixel_size_um)
         labels = probs.argmax(0).astype(np.uint8)
         post = self.meta.postprocess
-        ids = migrasome_instances(labels, pixel_size_um, post["min_diameter_um"], post["split_h_um"])
+        ids = migrasome_instances(
+            labels, pixel_size_um, post["min_diameter_um"], post["split_h_um"]
+        )
         return Prediction(labels, ids, probs)

@@ -23,8 +23,9 @@ def tile_starts(length: int, tile: int, overlap: float) -> list[int]:
     return np.round(np.linspace(0, length - tile, n)).astype(int).tolist()
 
 
-def gaussian_weights(height: int, width: int, sigma_scale: float = 0.125, floor: float = 1e-3
-                     ) -> np.ndarray:  # fmt: skip
+def gaussian_weights(
+    height: int, width: int, sigma_scale: float = 0.125, floor: float = 1e-3
+) -> np.ndarray:
     """(height, width) float32 weights peaking at 1 in the centre, never below ``floor``.
 
     Tile borders see less context, so their outputs count less where overlapping tiles blend.

@@ -73,8 +73,9 @@ def match_instances(truth: np.ndarray, pred: np.ndarray, threshold: float = 0.5)
     return match_at_thresholds(truth, pred, (threshold,))[0]
 
 
-def match_at_thresholds(truth: np.ndarray, pred: np.ndarray, thresholds: tuple[float, ...]
-                        ) -> list[Matching]:  # fmt: skip
+def match_at_thresholds(
+    truth: np.ndarray, pred: np.ndarray, thresholds: tuple[float, ...]
+) -> list[Matching]:
     """:func:`match_instances` at several thresholds, sharing one IoU matrix."""
     if truth.shape != pred.shape:
         raise ValueError(f"truth shape {truth.shape} != prediction shape {pred.shape}")
@@ -91,6 +92,7 @@ def match_at_thresholds(truth: np.ndarray, pred: np.ndarray, thresholds: tuple[f
             rows, cols = rows[keep], cols[keep]
         else:
             rows = cols = np.zeros(0, np.int64)
-        results.append(Matching(threshold, n_true, n_pred, len(rows), rows + 1, cols + 1,
-                                iou[rows, cols]))  # fmt: skip
+        results.append(
+            Matching(threshold, n_true, n_pred, len(rows), rows + 1, cols + 1, iou[rows, cols])
+        )
     return results

@@ -21,8 +21,9 @@ def psf_sigma_px(wavelength_um: float, numerical_aperture: float, pixel_size: fl
     return 0.21 * wavelength_um / numerical_aperture / pixel_size
 
 
-def migrasome_density(scene: Scene, raster: SceneRaster, pixel_size: float, brightness: float,
-                      ring_above_um: float) -> np.ndarray:  # fmt: skip
+def migrasome_density(
+    scene: Scene, raster: SceneRaster, pixel_size: float, brightness: float, ring_above_um: float
+) -> np.ndarray:
     """Marker density in migrasomes: filled discs, or rings with a dimmer lumen when large."""
     density = np.zeros(raster.semantic.shape, np.float32)
     if not scene.migrasomes:
@@ -38,8 +39,13 @@ def migrasome_density(scene: Scene, raster: SceneRaster, pixel_size: float, brig
     return density
 
 
-def render_confocal(rng: np.random.Generator, scene: Scene, raster: SceneRaster,
-                    p: ConfocalParams, pixel_size: float) -> tuple[np.ndarray, dict]:  # fmt: skip
+def render_confocal(
+    rng: np.random.Generator,
+    scene: Scene,
+    raster: SceneRaster,
+    p: ConfocalParams,
+    pixel_size: float,
+) -> tuple[np.ndarray, dict]:
     """Render a Tspan4-like confocal image.
 
     Returns:
@@ -57,8 +63,9 @@ def render_confocal(rng: np.random.Generator, scene: Scene, raster: SceneRaster,
     beading = np.clip(1 + 0.5 * _smooth_noise(rng, shape, 0.5 / pixel_size), 0.2, None)
     fibers = raster.fiber_centerline * u(*p.fiber_brightness) * beading
     density = np.where(cell, density, np.maximum(density, fibers))
-    migrasomes = migrasome_density(scene, raster, pixel_size, u(*p.migrasome_brightness),
-                                   p.ring_above_diameter_um)  # fmt: skip
+    migrasomes = migrasome_density(
+        scene, raster, pixel_size, u(*p.migrasome_brightness), p.ring_above_diameter_um
+    )
     density = np.maximum(density, migrasomes)
     wavelength, na = u(*p.wavelength_um), u(*p.numerical_aperture)
     blurred = ndi.gaussian_filter(density, psf_sigma_px(wavelength, na, pixel_size))

@@ -8,6 +8,7 @@ not at their true 50 nm, because that is the width they image at.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,19 +41,20 @@ def draw_centerlines(scene: Scene, shape: tuple[int, int], pixel_size: float) ->
     margin = 2
     for fiber in scene.fibers:
         rc = _to_px(fiber.points, pixel_size)
-        for (r0, c0), (r1, c1) in zip(rc[:-1], rc[1:], strict=True):
+        for (r0, c0), (r1, c1) in itertools.pairwise(rc):
             if max(r0, r1) < -margin or min(r0, r1) > shape[0] + margin:
                 continue
             if max(c0, c1) < -margin or min(c0, c1) > shape[1] + margin:
                 continue
-            rr, cc, val = draw.line_aa(int(round(r0)), int(round(c0)), int(round(r1)), int(round(c1)))
+            rr, cc, val = draw.line_aa(round(r0), round(c0), round(r1), round(c1))
             keep = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
             np.maximum.at(out, (rr[keep], cc[keep]), val[keep].astype(np.float32))
     return out
 
 
-def rasterize(scene: Scene, shape: tuple[int, int], pixel_size: float, fiber_width_um: float
-              ) -> SceneRaster:  # fmt: skip
+def rasterize(
+    scene: Scene, shape: tuple[int, int], pixel_size: float, fiber_width_um: float
+) -> SceneRaster:
     """Exact masks of a scene at ``pixel_size`` µm per pixel."""
     cell_ids = np.zeros(shape, np.uint16)
     for i, cell in enumerate(scene.cells, start=1):

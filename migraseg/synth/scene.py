@@ -58,8 +58,9 @@ class Scene:
     migrasomes: list[Migrasome]
 
 
-def cell_polygon(rng: np.random.Generator, center: np.ndarray, radius: float, heading: float,
-                 n: int = 96) -> np.ndarray:  # fmt: skip
+def cell_polygon(
+    rng: np.random.Generator, center: np.ndarray, radius: float, heading: float, n: int = 96
+) -> np.ndarray:
     """Irregular cell outline, wider at the leading edge (towards ``heading``)."""
     theta = np.linspace(0, 2 * np.pi, n, endpoint=False)
     r = np.ones_like(theta)
@@ -78,8 +79,9 @@ def _polygon_exit(polygon: np.ndarray, center: np.ndarray, angle: float) -> np.n
     return polygon[i]
 
 
-def grow_fiber(rng: np.random.Generator, start: np.ndarray, heading: float, length: float,
-               p: SceneParams) -> np.ndarray:  # fmt: skip
+def grow_fiber(
+    rng: np.random.Generator, start: np.ndarray, heading: float, length: float, p: SceneParams
+) -> np.ndarray:
     """A curved random walk of ``length`` µm from ``start``."""
     n = max(2, int(length / p.fiber_step_um) + 1)
     turns = np.cumsum(rng.normal(0, p.fiber_wiggle_rad, n - 1)) + heading
@@ -97,8 +99,9 @@ def _inside_any(point: np.ndarray, cells: list[Cell]) -> bool:
     return any(points_in_poly(point[None], c.polygon)[0] for c in cells)
 
 
-def _place_cells(rng: np.random.Generator, p: SceneParams, width: float, height: float
-                 ) -> list[Cell]:  # fmt: skip
+def _place_cells(
+    rng: np.random.Generator, p: SceneParams, width: float, height: float
+) -> list[Cell]:
     """Cells whose trail (the region behind them) lies in the field; they may leave the frame."""
     cells: list[Cell] = []
     n_cells = int(rng.integers(p.n_cells[0], p.n_cells[1] + 1))
@@ -110,15 +113,18 @@ def _place_cells(rng: np.random.Generator, p: SceneParams, width: float, height:
         trail = rng.uniform([0.2 * width, 0.2 * height], [0.8 * width, 0.8 * height])
         offset = radius + 0.4 * np.mean(p.fiber_length_um)
         center = trail + offset * np.array([np.cos(heading), np.sin(heading)])
-        if any(np.linalg.norm(center - c.center) < 1.6 * radius + 0.8 * p.cell_radius_um[1]
-               for c in cells):  # fmt: skip
+        if any(
+            np.linalg.norm(center - c.center) < 1.6 * radius + 0.8 * p.cell_radius_um[1]
+            for c in cells
+        ):
             continue
         cells.append(Cell(cell_polygon(rng, center, radius, heading), center, heading))
     return cells
 
 
-def _grow_fibers(rng: np.random.Generator, p: SceneParams, cells: list[Cell]
-                 ) -> tuple[list[Fiber], list[np.ndarray]]:  # fmt: skip
+def _grow_fibers(
+    rng: np.random.Generator, p: SceneParams, cells: list[Cell]
+) -> tuple[list[Fiber], list[np.ndarray]]:
     """Fiber trees trailing from each cell's rear; returns the fibers and the branch points."""
     fibers: list[Fiber] = []
     branch_points: list[np.ndarray] = []
@@ -150,8 +156,13 @@ def _heading_at_end(points: np.ndarray) -> np.ndarray:
     return d / (np.linalg.norm(d) + 1e-9)
 
 
-def _place_migrasomes(rng: np.random.Generator, p: SceneParams, cells: list[Cell],
-                      fibers: list[Fiber], branch_points: list[np.ndarray]) -> list[Migrasome]:  # fmt: skip
+def _place_migrasomes(
+    rng: np.random.Generator,
+    p: SceneParams,
+    cells: list[Cell],
+    fibers: list[Fiber],
+    branch_points: list[np.ndarray],
+) -> list[Migrasome]:
     """Migrasomes at tips, branch points and along fibers; touching pairs at some tips."""
     placed: list[Migrasome] = []
 
@@ -181,8 +192,9 @@ def _place_migrasomes(rng: np.random.Generator, p: SceneParams, cells: list[Cell
     return placed
 
 
-def build_scene(rng: np.random.Generator, p: SceneParams, width_um: float, height_um: float
-                ) -> Scene:  # fmt: skip
+def build_scene(
+    rng: np.random.Generator, p: SceneParams, width_um: float, height_um: float
+) -> Scene:
     """Draw one random field of view."""
     cells = _place_cells(rng, p, width_um, height_um)
     fibers, branch_points = _grow_fibers(rng, p, cells)

@@ -27,9 +27,13 @@ def _write_one(out: Path, config: SynthConfig, seed: int, index: int) -> str:
 
 
 def write_synthetic_dataset(
-    out: str | Path, n: int, seed: int = 0, config: SynthConfig | None = None, workers: int = 1,
+    out: str | Path,
+    n: int,
+    seed: int = 0,
+    config: SynthConfig | None = None,
+    workers: int = 1,
     name: str | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """Simulate ``n`` images into ``out`` (created) and write its ``dataset.yaml`` last.
 
     ``dataset.yaml`` is written only when every image is on disk, so its presence marks a
@@ -43,13 +47,16 @@ def write_synthetic_dataset(
     else:
         stems = [_write_one(out, config, seed, i) for i in range(n)]
     optics = config.confocal
-    write_dataset_yaml(out, {
-        "name": name or out.name,
-        "modality": config.modality,
-        "pixel_size_um": float(sum(optics.pixel_size_um) / 2),
-        "channels": ["tspan4"],
-        "description": f"migraseg simulator, seed {seed}, {n} images",
-        "splits": make_splits(stems, seed),
-        "simulator": asdict(config),
-    })  # fmt: skip
+    write_dataset_yaml(
+        out,
+        {
+            "name": name or out.name,
+            "modality": config.modality,
+            "pixel_size_um": float(sum(optics.pixel_size_um) / 2),
+            "channels": ["tspan4"],
+            "description": f"migraseg simulator, seed {seed}, {n} images",
+            "splits": make_splits(stems, seed),
+            "simulator": asdict(config),
+        },
+    )
     return out

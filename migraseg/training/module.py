@@ -17,7 +17,10 @@ from migraseg.metrics.pixel import class_counts, scores_from_counts
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.postprocess import migrasome_instances
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = OUTPUT_STRIDE) -> tuple[torch.Tensor, tuple[int, int]]:
+
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int = OUTPUT_STRIDE
+) -> tuple[torch.Tensor, tuple[int, int]]:
     """Reflect-pad (N, C, H, W) on the bottom/right to multiples of ``multiple``."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
@@ -66,7 +69,9 @@ class SegmentationModule(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         image, mask = batch
         loss = self.loss(self(image), mask)
         self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
@@ -82,21 +87,30 @@ class SegmentationModule(L.LightningModule):
 
     def _reset_stats(self) -> None:
         zeros = torch.zeros
-        self._stats = {"counts": zeros(len(CLASS_NAMES), 3, dtype=torch.float64),
-                       "objects": zeros(3, dtype=torch.float64), "loss": zeros(2, dtype=torch.float64)}  # fmt: skip
+        self._stats = {
+            "counts": zeros(len(CLASS_NAMES), 3, dtype=torch.float64),
+            "objects": zeros(3, dtype=torch.float64),
+            "loss": zeros(2, dtype=torch.float64),
+        }
 
     def _evaluate_batch(self, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         image, mask = batch
         padded, (h, w) = pad_to_multiple(image)
         logits = self(padded)[..., :h, :w]
-        self._stats["loss"] += torch.tensor([float(self.loss(logits, mask)), 1.0], dtype=torch.float64)
+        self._stats["loss"] += torch.tensor(
+            [float(self.loss(logits, mask)), 1.0], dtype=torch.float64
+        )
         pred = logits.argmax(1).cpu().numpy().astype(np.uint8)
         truth = mask.cpu().numpy().astype(np.uint8)
         pixel_size = float(self.meta.get("pixel_size_um", 0.1))
         for p, t, x in zip(pred, truth, image.cpu().numpy(), strict=True):
             self._stats["counts"] += torch.from_numpy(class_counts(p, t)).double()
-            match = match_instances(migrasome_instances(t, pixel_size), migrasome_instances(p, pixel_size))
-            self._stats["objects"] += torch.tensor([match.tp, match.fp, match.fn], dtype=torch.float64)
+            match = match_instances(
+                migrasome_instances(t, pixel_size), migrasome_instances(p, pixel_size)
+            )
+            self._stats["objects"] += torch.tensor(
+                [match.tp, match.fp, match.fn], dtype=torch.float64
+            )
             if len(self.val_examples) < self.n_val_examples:
                 self.val_examples.append(example_crop(x, t, p))
 
@@ -108,16 +122,21 @@ class SegmentationModule(L.LightningModule):
 
     def _log_stats(self, prefix: str) -> None:
         # sum over DDP ranks: each rank saw a disjoint shard of the images (ShardSampler)
-        stats = {k: self.trainer.strategy.reduce(v.to(self.device), reduce_op="sum").cpu()
-                 for k, v in self._stats.items()}  # fmt: skip
+        stats = {
+            k: self.trainer.strategy.reduce(v.to(self.device), reduce_op="sum").cpu()
+            for k, v in self._stats.items()
+        }
         scores = scores_from_counts(stats["counts"].numpy())
         tp, fp, fn = stats["objects"].tolist()
         values = {f"{prefix}/dice_{CLASS_NAMES[c]}": scores["dice"][c] for c in FOREGROUND_CLASSES}
         values[f"{prefix}/dice_fg"] = float(np.nanmean(scores["dice"][list(FOREGROUND_CLASSES)]))
-        values[f"{prefix}/f1_migrasome"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        values[f"{prefix}/f1_migrasome"] = (
+            2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        )
         values[f"{prefix}/loss"] = stats["loss"][0].item() / max(stats["loss"][1].item(), 1)
-        self.log_dict({k: float(np.nan_to_num(v)) for k, v in values.items()}, sync_dist=False,
-                      prog_bar=False)  # fmt: skip
+        self.log_dict(
+            {k: float(np.nan_to_num(v)) for k, v in values.items()}, sync_dist=False, prog_bar=False
+        )
 
     def on_validation_epoch_end(self) -> None:
         self._log_stats("val")
@@ -129,12 +148,18 @@ class SegmentationModule(L.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        scheduler = self.scheduler_factory(
+            optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
 
-def example_crop(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, size: int = 192
-                 ) -> dict[str, np.ndarray]:  # fmt: skip
+def example_crop(
+    image: np.ndarray, truth: np.ndarray, pred: np.ndarray, size: int = 192
+) -> dict[str, np.ndarray]:
     """A crop centred on the first migrasome (or the image centre) for image panels."""
     ys, xs = np.nonzero(truth == MIGRASOME)
     cy, cx = (int(ys[0]), int(xs[0])) if ys.size else (truth.shape[0] // 2, truth.shape[1] // 2)

@@ -35,8 +35,11 @@ def instantiate_dict(section: DictConfig | None) -> list[Any]:
 def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta:
     """Everything an exported model must know, from the config and dataset.yaml."""
     info = datamodule.dataset_info()
-    model_kwargs = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-                    if not k.startswith("_")}  # fmt: skip
+    model_kwargs = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
+        if not k.startswith("_")
+    }
     model_kwargs["in_channels"] = datamodule.in_channels
     return ModelMeta(
         in_channels=datamodule.in_channels,
@@ -44,8 +47,11 @@ def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta
         patch_size=int(cfg.data.patch_size),
         model=model_kwargs,
         channel_names=list(info.get("channels") or []),
-        normalization={"method": "percentile", "low": float(cfg.data.percentiles[0]),
-                       "high": float(cfg.data.percentiles[1])},  # fmt: skip
+        normalization={
+            "method": "percentile",
+            "low": float(cfg.data.percentiles[0]),
+            "high": float(cfg.data.percentiles[1]),
+        },
         postprocess=dict(OmegaConf.to_container(cfg.postprocess, resolve=True)),
         modality=str(info.get("modality", "confocal")),
         dataset=str(info.get("name", "")),
@@ -98,8 +104,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "output_dir": str(output_dir),
         "checkpoint": str(best_checkpoint(trainer)),
         "trainer_metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
-        "metrics": None, "metrics_path": None, "model_path": None,
-    }  # fmt: skip
+        "metrics": None,
+        "metrics_path": None,
+        "model_path": None,
+    }
     if not trainer.is_global_zero:
         return result
     if cfg.get("evaluate"):
@@ -114,14 +122,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-def evaluate_checkpoint(cfg: DictConfig, checkpoint: Path, datamodule: SegmentationDataModule,
-                        output_dir: Path) -> dict[str, Any]:  # fmt: skip
+def evaluate_checkpoint(
+    cfg: DictConfig, checkpoint: Path, datamodule: SegmentationDataModule, output_dir: Path
+) -> dict[str, Any]:
     """Score a checkpoint on the configured split of the training dataset; write metrics.json."""
     predictor = Predictor.from_path(checkpoint, **cfg.predict)
     spec = datamodule.spec or load_dataset(datamodule.root)
     split = str(cfg.get("eval_split", "test"))
     metrics = evaluate_split(predictor, spec, split)
     name = f"{spec.name}/{split}"
-    path = write_metrics({"model": str(checkpoint), "sets": {name: metrics}}, output_dir / "metrics.json")
+    path = write_metrics(
+        {"model": str(checkpoint), "sets": {name: metrics}}, output_dir / "metrics.json"
+    )
     print_metrics({name: metrics})
     return {"metrics": metrics["headline"], "metrics_path": str(path)}

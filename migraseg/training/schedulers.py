@@ -8,8 +8,12 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 
-def warmup_cosine(optimizer: Optimizer, total_steps: int, warmup_fraction: float = 0.05,
-                  final_fraction: float = 0.02) -> LambdaLR:  # fmt: skip
+def warmup_cosine(
+    optimizer: Optimizer,
+    total_steps: int,
+    warmup_fraction: float = 0.05,
+    final_fraction: float = 0.02,
+) -> LambdaLR:
     """Linear warm-up over ``warmup_fraction`` of the steps, then cosine decay to
     ``final_fraction`` of the base learning rate at ``total_steps``."""
     warmup = max(1, int(total_steps * warmup_fraction))
