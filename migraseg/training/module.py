@@ -98,15 +98,16 @@ class SegmentationModule(L.LightningModule):
         padded, (h, w) = pad_to_multiple(image)
         logits = self(padded)[..., :h, :w]
         self._stats["loss"] += torch.tensor(
-            [float(self.loss(logits, mask)), 1.0], dtype=torch.float64
+            [float(self.loss(logits, mask).detach()), 1.0], dtype=torch.float64
         )
         pred = logits.argmax(1).cpu().numpy().astype(np.uint8)
         truth = mask.cpu().numpy().astype(np.uint8)
         pixel_size = float(self.meta.get("pixel_size_um", 0.1))
+        post = self.meta.get("postprocess", {})
         for p, t, x in zip(pred, truth, image.cpu().numpy(), strict=True):
             self._stats["counts"] += torch.from_numpy(class_counts(p, t)).double()
             match = match_instances(
-                migrasome_instances(t, pixel_size), migrasome_instances(p, pixel_size)
+                migrasome_instances(t, pixel_size), migrasome_instances(p, pixel_size, **post)
             )
             self._stats["objects"] += torch.tensor(
                 [match.tp, match.fp, match.fn], dtype=torch.float64
