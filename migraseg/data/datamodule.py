@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
-from migraseg.data.cache import load_samples
+from migraseg.data.cache import CACHE_MODES, load_samples
 from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
 from migraseg.data.dataset import LoadedSample, PatchDataset, PatchSampler, WholeImageDataset
 from migraseg.synth.writer import write_synthetic_dataset
@@ -115,6 +115,8 @@ class SegmentationDataModule(L.LightningDataModule):
             raise ValueError(
                 f"patch_size must be a multiple of 32 (U-Net stride), got {patch_size}"
             )
+        if cache not in CACHE_MODES:
+            raise ValueError(f"data.cache must be one of {CACHE_MODES}, got {cache!r}")
         self.root = Path(root)
         self.patch_size, self.batch_size = patch_size, batch_size
         self.samples_per_epoch, self.num_workers, self.pin_memory = (
