@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -79,7 +79,8 @@ class PreemptionCheckpoint(Checkpoint):
 
     def checkpoint_path(self, trainer: L.Trainer) -> Path:
         """``<ModelCheckpoint dirpath>/last.ckpt``, else ``<default_root_dir>/checkpoints/``."""
-        dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)
+        dirpaths = [c.dirpath for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
+        dirpath = next((d for d in dirpaths if d), None)
         return Path(dirpath or Path(trainer.default_root_dir) / "checkpoints") / self.filename
 
     def on_train_batch_end(
@@ -108,7 +109,7 @@ class PreemptionCheckpoint(Checkpoint):
 
     def _restore_handlers(self) -> None:
         for signum, handler in self._original.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         self._original = {}
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
