@@ -96,7 +96,7 @@ def migrasome_instances(
 
 
 def cell_instances(
-    labels: np.ndarray, pixel_size_um: float, min_area_um2: float = 20.0
+    labels: np.ndarray, pixel_size_um: float, min_area_um2: float = 5.0
 ) -> np.ndarray:
     """Cell instances of a semantic label image: filled connected components of the cell class.
 

@@ -77,7 +77,7 @@ def diameter_plots(result: SetResult, path: Path) -> Path:
         pred = np.concatenate([r["migrasome"]["pred_diameter_um"] for r in model.rows] + [[]])
         hist.hist(np.clip(pred, 0, bins[-1]), bins=bins, histtype="step", lw=1.5, label=name)
         t, p = matched_diameters(model.rows)
-        top = max(top, *t, *p)
+        top = max([top, *t, *p])
         pairs.scatter(t, p, s=10, alpha=0.6, marker=MARKERS[i % len(MARKERS)], label=name)
     hist.set(xlabel="diameter (µm)", ylabel="migrasomes", title="All objects")
     pairs.plot([0, top], [0, top], color="gray", lw=1, ls="--")
@@ -105,7 +105,10 @@ def size_precision_recall(result: SetResult, path: Path) -> Path:
             values = [classes[group][b] for b in bins]
             x = np.arange(len(bins)) + (i - (len(names) - 1) / 2) * width
             ax.bar(x, np.nan_to_num(values), width, label=name)
-            ax.set_xticks(np.arange(len(bins)), [f"{b} µm" for b in bins], fontsize=8)
+            ticks = [f"{b} µm" for b in bins]
+            if group == "recall_by_size":  # how many true objects each bar rests on
+                ticks = [f"{b} µm\n(n={classes['n_true_by_size'][b]:.0f})" for b in bins]
+            ax.set_xticks(np.arange(len(bins)), ticks, fontsize=8)
         ax.set(ylim=(0, 1.05), title=group.replace("_", " "))
     axes[0].set_ylabel("fraction (at IoU ≥ 0.5)")
     axes[0].legend(fontsize=8)

@@ -34,12 +34,13 @@ class ScoringSettings:
         fiber_tolerance_um: a skeleton pixel counts as found within this distance (about one
             PSF width of a confocal).
         size_bin_edges_um: migrasome diameter bins for recall/precision by size.
-        cell_min_area_um2: predicted cell components smaller than this are not cells.
+        cell_min_area_um2: predicted cell components smaller than this are specks, not cells
+            (small enough to keep cells cut by the image border).
     """
 
     fiber_tolerance_um: float = 0.25
     size_bin_edges_um: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
-    cell_min_area_um2: float = 20.0
+    cell_min_area_um2: float = 5.0
 
 
 def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:
