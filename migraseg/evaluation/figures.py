@@ -127,30 +127,48 @@ def _circle_unmatched(ax: Axes, ids: np.ndarray, unmatched: np.ndarray, colour) 
         ax.add_patch(Circle((xx.mean(), yy.mean()), radius, fill=False, ec=colour, lw=1.2))
 
 
+def foreground_box(*labels: np.ndarray, margin: float = 0.05) -> tuple[slice, slice]:
+    """Bounding box of everything labelled in any of the label images (Y, X), grown by
+    ``margin`` of the image size: the overlays zoom on where the objects are."""
+    any_fg = np.logical_or.reduce([lab > 0 for lab in labels])
+    if not any_fg.any():
+        return slice(None), slice(None)
+    box = []
+    for axis, size in enumerate(any_fg.shape):
+        hits = np.flatnonzero(any_fg.any(axis=1 - axis))
+        pad = round(margin * size)
+        box.append(slice(max(hits[0] - pad, 0), min(hits[-1] + 1 + pad, size)))
+    return box[0], box[1]
+
+
 def extreme_overlay(result: SetResult, name: str, extreme: Extreme, kind: str, path: Path) -> Path:
-    """Image with truth | with prediction | error map, missed/false migrasomes circled."""
+    """Image with truth | with prediction | error map, missed/false migrasomes circled; zoomed
+    on the labelled part of the image."""
     record = next(r for r in result.records if r.stem == extreme.stem)
     array, meta = read_image(record.image_path)
     image = image_to_cyx(array, meta["axes"])[0]
     truth = read_truth(record)
     pred = extreme.segmentation
-    match = match_overlaps(instance_overlaps(truth.migrasome_ids, pred.migrasome_ids), 0.5)
+    box = foreground_box(truth.labels, pred.labels)
+    image, labels, pred_labels = image[box], truth.labels[box], pred.labels[box]
+    true_ids, pred_ids = truth.migrasome_ids[box], pred.migrasome_ids[box]
+    match = match_overlaps(instance_overlaps(true_ids, pred_ids), 0.5)
     missed = np.setdiff1d(np.arange(match.n_true), match.true_index)
     false = np.setdiff1d(np.arange(match.n_pred), match.pred_index)
     fig = Figure(figsize=(13.5, 4.8))
     axes = fig.subplots(1, 3)
     panels = (
-        (overlay(image, truth.labels), "truth"),
-        (overlay(image, pred.labels), f"prediction ({name})"),
-        (error_map(image, truth.labels, pred.labels), "errors"),
+        (overlay(image, labels), "truth"),
+        (overlay(image, pred_labels), f"prediction ({name})"),
+        (error_map(image, labels, pred_labels), "errors"),
     )
     for ax, (rgb, title) in zip(axes, panels, strict=True):
         ax.imshow(rgb, interpolation="nearest")
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     colour = {k: np.array(v) / 255 for k, v in ERROR_COLOURS.items()}
-    _circle_unmatched(axes[2], truth.migrasome_ids, missed, colour["missed"])
-    _circle_unmatched(axes[2], pred.migrasome_ids, false, colour["false"])
+    _circle_unmatched(axes[2], true_ids, missed, colour["missed"])
+    _circle_unmatched(axes[2], pred_ids, false, colour["false"])
     axes[2].legend(
         handles=[Patch(color=c, label=k) for k, c in colour.items()],
         loc="lower right",

@@ -229,7 +229,7 @@ def _cell(value: float | None) -> str:
 def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") -> Table:
     """A rich table: one row per headline metric, one column per (set, model)."""
     table = Table(title=title)
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)
     columns = [(r, name) for r in results for name in r.models]
     for r, name in columns:
         table.add_column(f"{r.eval_set.name}\n{name}", justify="right")
