@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from migraseg.data.contract import load_dataset
+from migraseg.evaluation.figures import foreground_box
 from migraseg.evaluation.harness import EvaluationSettings, evaluate
 from migraseg.evaluation.pipeline import run_evaluation
 from migraseg.evaluation.sets import EvalSet, ensure_synthesized, read_truth, set_from_path
@@ -139,3 +140,13 @@ def test_sets_must_be_unique_and_a_recipe_simulates_a_missing_set(tiny_dataset, 
     spec = load_dataset(shifted.root)
     assert len(spec.samples) == 2 and spec.pixel_size_um == 0.25
     assert read_truth(next(iter(spec.samples.values()))).labels.shape == (64, 64)
+
+
+def test_overlays_zoom_on_the_labelled_region():
+    labels = np.zeros((100, 200), np.uint8)
+    labels[20:30, 40:45] = 1
+    other = np.zeros_like(labels)
+    other[50, 150] = 3
+    box = foreground_box(labels, other)
+    assert (box[0].start, box[0].stop) == (15, 56) and (box[1].start, box[1].stop) == (30, 161)
+    assert foreground_box(np.zeros_like(labels)) == (slice(None), slice(None))

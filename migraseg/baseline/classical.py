@@ -2,12 +2,13 @@
 
 1. Normalise (1st/99.8th percentile) and subtract the background (a grey opening with a disc
    far larger than any migrasome or fiber, on a 1 µm grid: Fiji's rolling ball, coarsely).
-2. Cells: smooth (σ = 1 µm), threshold, fill holes, drop small components.
-3. Retraction fibers: Sato ridge filter at the fiber's imaged width, hysteresis threshold,
-   drop short fragments.
-4. Migrasomes: scale-normalised Laplacian of Gaussian over the migrasome radii; its local
-   maxima seed a watershed inside a bright-object mask (holes filled: large migrasomes are
-   rings).
+2. Cells: grey opening with a 3 µm square (removes fibers and migrasomes, keeps cell bodies),
+   smooth (σ = 1 µm), threshold, fill holes, drop small components.
+3. Migrasomes: bright objects outside cells (ring lumens filled) that are blob-like (their peak
+   scale-normalised Laplacian of Gaussian over the migrasome radii clears a threshold) and
+   round; touching ones split by a distance-transform watershed.
+4. Retraction fibers: Sato ridge filter at the fiber's imaged width, hysteresis threshold,
+   outside cells and migrasomes, short fragments dropped.
 
 Thresholds are in robust z-units (median and MAD of each response over the image), so they
 carry over between images of different brightness; sizes are in µm, so they carry over between
@@ -21,14 +22,11 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold, sato
-from skimage.morphology import remove_small_holes
 from skimage.transform import resize
 
 from migraseg.constants import CELL, FIBER, MIGRASOME
 from migraseg.normalization import percentile_normalize
 from migraseg.postprocess import decode_instances
-
-TUNED = ("cell_z", "fiber_low_z", "fiber_high_z", "blob_z", "migrasome_z")
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,23 @@ class Responses:
     ridge: np.ndarray  # (Y, X) Sato response, z-units
     blob: np.ndarray  # (Y, X) max over scales of the scale-normalised -LoG, z-units
     bright: np.ndarray  # (Y, X) lightly smoothed intensity, z-units
+
+
+def fill_small_holes(mask: np.ndarray, max_area_px: float) -> np.ndarray:
+    """``mask`` (Y, X) bool with its holes of at most ``max_area_px`` pixels filled."""
+    holes = ndi.binary_fill_holes(mask) & ~mask
+    labels, _ = ndi.label(holes)
+    small = np.bincount(labels.ravel()) <= max_area_px
+    small[0] = False
+    return mask | small[labels]
+
+
+def drop_small_components(mask: np.ndarray, min_area_px: float) -> np.ndarray:
+    """``mask`` (Y, X) bool without its 8-connected components smaller than ``min_area_px``."""
+    labels, _ = ndi.label(mask, structure=np.ones((3, 3), bool))
+    keep = np.bincount(labels.ravel()) >= min_area_px
+    keep[0] = False
+    return keep[labels]
 
 
 def robust_z(values: np.ndarray) -> np.ndarray:
@@ -140,7 +155,7 @@ def migrasome_ids(resp: Responses, params: ClassicalParams, cells: np.ndarray) -
     large for a bright fiber segment)."""
     px = resp.pixel_size_um
     max_area = np.pi * (params.max_diameter_um / px / 2) ** 2
-    bright = remove_small_holes((resp.bright > params.migrasome_z) & ~cells, max_size=max_area)
+    bright = fill_small_holes((resp.bright > params.migrasome_z) & ~cells, max_area)
     components, n = ndi.label(bright, structure=np.ones((3, 3), bool))
     peak = np.full(n + 1, -np.inf)
     np.maximum.at(peak, components[bright], resp.blob[bright])
@@ -161,8 +176,7 @@ def fiber_mask(resp: Responses, params: ClassicalParams, exclude: np.ndarray) ->
     fragments dropped."""
     ridges = apply_hysteresis_threshold(resp.ridge, params.fiber_low_z, params.fiber_high_z)
     ridges &= ~exclude
-    min_area = params.fiber_min_length_um / resp.pixel_size_um
-    return decode_instances(ridges, min_area) > 0
+    return drop_small_components(ridges, params.fiber_min_length_um / resp.pixel_size_um)
 
 
 def fiber_exclusion(

@@ -98,7 +98,7 @@ Block = tuple[str, Any]  # ("h1"|"h2"|"h3"|"p"|"ul"|"table"|"img", payload)
 
 
 def fmt(value: float | None, key: str = "") -> str:
-    """Numbers as a reader wants them: counts as integers, errors in µm with 2 decimals."""
+    """A table cell: counts (keys ``n_*``) as integers, everything else with 3 decimals."""
     if value is None or value != value:
         return "–"
     if key.startswith("n_"):

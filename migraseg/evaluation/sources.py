@@ -173,8 +173,10 @@ def default_model_name(spec: str) -> str:
     if spec == CLASSICAL:
         return CLASSICAL
     path = Path(spec)
-    if path.is_dir() or path.stem not in ("model", "last", "best"):
-        return path.stem if not path.is_dir() else path.name
+    if path.is_dir():
+        return path.name
+    if path.stem not in ("model", "last", "best"):
+        return path.stem
     parent = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     return parent.name or path.stem
 
