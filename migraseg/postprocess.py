@@ -1,4 +1,9 @@
-"""From semantic labels to migrasome instances: the object decoding the counts depend on."""
+"""From semantic labels to object instances: the decoding that counts and sizes depend on.
+
+Every step works on one connected component at a time, inside its bounding box, so the cost
+follows the objects' area rather than the image's (1024² images with a few dozen migrasomes
+decode in milliseconds, not seconds).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,69 @@ from skimage.measure import label
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from migraseg.constants import MIGRASOME
+from migraseg.constants import CELL, MIGRASOME
+
+EIGHT_CONNECTED = np.ones((3, 3), bool)
+
+
+def _split_component(obj: np.ndarray, split_h_px: float) -> np.ndarray:
+    """Instance ids (1..n) of one connected binary object, split at distance-map necks."""
+    if split_h_px <= 0:
+        return obj.astype(np.int32)
+    distance = ndi.distance_transform_edt(obj)
+    if distance.max() <= split_h_px + 1:  # too thin to hold two maxima split_h deep
+        return obj.astype(np.int32)
+    markers = label(h_maxima(distance, split_h_px) & obj)
+    if markers.max() < 2:
+        return obj.astype(np.int32)
+    return watershed(-distance, markers, mask=obj).astype(np.int32)
+
+
+def _component_boxes(binary: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
+    """8-connected components and their bounding boxes grown by one pixel (inside the image)."""
+    components, _ = ndi.label(binary, structure=EIGHT_CONNECTED)
+    boxes = []
+    for box in ndi.find_objects(components):
+        boxes.append(
+            tuple(
+                slice(max(s.start - 1, 0), min(s.stop + 1, n))
+                for s, n in zip(box, binary.shape, strict=True)
+            )
+        )
+    return components, boxes
+
+
+def decode_instances(
+    binary: np.ndarray, min_area_px: float = 0.0, split_h_px: float = 0.0
+) -> np.ndarray:
+    """Instances of a binary mask: holes filled, small objects dropped, touching objects split.
+
+    Holes are filled per object (large migrasomes image as rings). Objects whose filled area is
+    below ``min_area_px`` are dropped. Within an object, maxima of the distance to the background
+    deeper than ``split_h_px`` seed separate instances (watershed): two touching discs meet at a
+    neck where the distance dips, shallower dips are noise.
+
+    Shape: binary (Y, X) bool → (Y, X) int32 instance ids 1..n, 0 = none.
+    """
+    components, boxes = _component_boxes(binary)
+    out = np.zeros(binary.shape, np.int32)
+    next_id = 1
+    for index, box in enumerate(boxes, start=1):
+        if (box[0].stop - box[0].start) * (box[1].stop - box[1].start) < min_area_px:
+            continue  # even filled, the object is smaller than its box
+        obj = ndi.binary_fill_holes(components[box] == index)
+        if obj.sum() < min_area_px:
+            continue
+        parts = _split_component(obj, split_h_px)
+        target = out[box]
+        target[parts > 0] = parts[parts > 0] + (next_id - 1)
+        next_id += int(parts.max())
+    return out
 
 
 def split_touching(binary: np.ndarray, split_h_px: float) -> np.ndarray:
-    """Label a binary mask, splitting blobs whose distance map has several distinct maxima.
-
-    Two touching discs meet at a neck where the distance to the background dips; maxima deeper
-    than ``split_h_px`` pixels seed separate objects (watershed), shallower ones are noise.
-    """
-    distance = ndi.distance_transform_edt(binary)
-    markers = label(h_maxima(distance, split_h_px) & binary) if split_h_px > 0 else label(binary)
-    return watershed(-distance, markers, mask=binary).astype(np.int32)
+    """Label a binary mask, splitting blobs whose distance map has several maxima."""
+    return decode_instances(binary, 0.0, split_h_px)
 
 
 def migrasome_instances(
@@ -30,13 +86,23 @@ def migrasome_instances(
 ) -> np.ndarray:
     """Instances of the migrasome class in a semantic label image.
 
-    Holes are filled (large migrasomes image as rings), objects smaller than a disc of
-    ``min_diameter_um`` are dropped, and touching migrasomes are split (:func:`split_touching`).
+    Holes are filled, objects smaller than a disc of ``min_diameter_um`` are dropped, and
+    touching migrasomes are split (:func:`decode_instances`).
 
     Shape: labels (Y, X) class ids → (Y, X) int32 instance ids, 0 = none.
     """
-    binary = ndi.binary_fill_holes(labels == MIGRASOME)
     min_area = np.pi * (min_diameter_um / pixel_size_um / 2) ** 2
-    components = label(binary)
-    binary &= (np.bincount(components.ravel()) >= min_area)[components]
-    return split_touching(binary, split_h_um / pixel_size_um)
+    return decode_instances(labels == MIGRASOME, min_area, split_h_um / pixel_size_um)
+
+
+def cell_instances(
+    labels: np.ndarray, pixel_size_um: float, min_area_um2: float = 5.0
+) -> np.ndarray:
+    """Cell instances of a semantic label image: filled connected components of the cell class.
+
+    Touching cells stay merged (no splitting: cell bodies are not round enough for a
+    distance-map watershed); components below ``min_area_um2`` are dropped.
+
+    Shape: labels (Y, X) class ids → (Y, X) int32 instance ids, 0 = none.
+    """
+    return decode_instances(labels == CELL, min_area_um2 / pixel_size_um**2)

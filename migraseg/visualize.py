@@ -32,3 +32,33 @@ def panel(image: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Input | truth | prediction side by side, RGB uint8 (Y, 3X + 8, 3)."""
     gap = np.full((image.shape[0], 4, 3), 255, np.uint8)
     return np.concatenate([to_gray(image), gap, colorize(truth), gap, colorize(pred)], axis=1)
+
+
+# Pixel outcomes in error maps: correct, missed (truth not found), false (nothing there),
+# confused (another foreground class). Chosen to stay apart for red-green colour blindness.
+ERROR_COLOURS = {
+    "correct": (0, 170, 255),
+    "missed": (255, 40, 40),
+    "false": (255, 200, 0),
+    "confused": (200, 60, 255),
+}
+
+
+def error_map(
+    image: np.ndarray, truth: np.ndarray, pred: np.ndarray, alpha: float = 0.7
+) -> np.ndarray:
+    """Gray image with each foreground pixel coloured by its outcome (:data:`ERROR_COLOURS`).
+
+    Shape: image, truth, pred (Y, X) → uint8 RGB (Y, X, 3).
+    """
+    gray = to_gray(image).astype(np.float32) * 0.6
+    outcome = {
+        "correct": (truth == pred) & (truth > 0),
+        "missed": (truth > 0) & (pred == 0),
+        "false": (pred > 0) & (truth == 0),
+        "confused": (truth > 0) & (pred > 0) & (truth != pred),
+    }
+    for name, where in outcome.items():
+        colour = np.array(ERROR_COLOURS[name], np.float32)
+        gray[where] = (1 - alpha) * gray[where] + alpha * colour
+    return gray.astype(np.uint8)

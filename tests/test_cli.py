@@ -69,4 +69,5 @@ def test_export_predict_and_eval_from_the_command_line(trained, tiny_dataset, tm
     )
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     (result,) = metrics["sets"].values()
-    assert result["n_images"] == 6 and len(result["per_image"]) == 6
+    (model,) = result["models"].values()
+    assert result["n_images"] == 6 and len(model["per_image"]) == 6

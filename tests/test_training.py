@@ -72,7 +72,11 @@ def test_training_writes_checkpoints_metrics_and_model(trained):
     metrics = json.loads(Path(trained["metrics_path"]).read_text())
     (result,) = metrics["sets"].values()
     assert result["split"] == "test" and result["n_images"] >= 1
-    assert {"cell.dice", "migrasome.f1@0.5", "retraction_fiber.cldice"} <= result["headline"].keys()
+    (trained_model,) = (m for name, m in result["models"].items() if name != "classical")
+    assert "classical" in result["models"]  # the report shows the baseline beside it
+    headline = trained_model["headline"]
+    assert {"cell.dice", "migrasome.f1@0.5", "retraction_fiber.cldice"} <= headline.keys()
+    assert (out / "report.md").is_file() and (out / "classical_params.json").is_file()
     assert Path(trained["model_path"]).is_file()
     assert "val/dice_fg" in trained["trainer_metrics"]
     checkpoint = torch.load(trained["checkpoint"], map_location="cpu", weights_only=False)

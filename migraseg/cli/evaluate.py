@@ -1,30 +1,90 @@
-"""migraseg-eval: score a model on an annotated dataset (Hydra app; see configs/eval.yaml)."""
+"""migraseg-eval: score models on annotated sets, side by side (Hydra app; configs/eval.yaml)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from migraseg.data.contract import load_dataset
-from migraseg.evaluation.harness import evaluate_split, print_metrics, write_metrics
-from migraseg.inference.predictor import Predictor
+from migraseg.evaluation.harness import EvaluationSettings, print_metrics
+from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
+from migraseg.evaluation.scoring import ScoringSettings
+from migraseg.evaluation.sets import EvalSet, set_from_path
+from migraseg.evaluation.sources import name_models
+from migraseg.evaluation.verdict import VerdictThresholds
 from migraseg.utils.config import CONFIG_DIR
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return list(value) if OmegaConf.is_list(value) or isinstance(value, list | tuple) else [value]
+
+
+def models_from_config(cfg: DictConfig) -> dict[str, str]:
+    """``models`` (a list, or a mapping name → spec) plus ``model_path``, named uniquely."""
+    models = OmegaConf.to_container(cfg.models, resolve=True) if cfg.models else []
+    if isinstance(models, dict):
+        named = name_models(models)
+        extra = name_models([cfg.model_path]) if cfg.model_path else {}
+        return {**named, **{k: v for k, v in extra.items() if k not in named}}
+    return name_models([*models, *_as_list(cfg.model_path)])
+
+
+def sets_from_config(cfg: DictConfig) -> list[EvalSet]:
+    """Named sets (``eval/sets=[...]``) followed by folders given as ``data_root``."""
+    named = cfg.get("eval", {}).get("sets") or {}
+    sets = [
+        EvalSet(
+            name,
+            Path(s.root),
+            str(s.get("split", "test")),
+            OmegaConf.to_container(s.synthesize, resolve=True) if s.get("synthesize") else None,
+        )
+        for name, s in named.items()
+    ]
+    return sets + [set_from_path(p, str(cfg.split)) for p in _as_list(cfg.data_root)]
+
+
+def settings_from_config(cfg: DictConfig) -> EvaluationSettings:
+    m = cfg.metrics
+    return EvaluationSettings(
+        scoring=ScoringSettings(
+            fiber_tolerance_um=float(m.fiber_tolerance_um),
+            size_bin_edges_um=tuple(float(e) for e in m.size_bin_edges_um),
+            cell_min_area_um2=float(m.cell_min_area_um2),
+        ),
+        n_bootstrap=int(cfg.bootstrap.n),
+        bootstrap_seed=int(cfg.bootstrap.seed),
+        reference=cfg.reference,
+        verdict=VerdictThresholds(**OmegaConf.to_container(cfg.verdict, resolve=True)),
+        keep_extremes=bool(cfg.report),
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
-    predictor = Predictor.from_path(cfg.model_path, **cfg.predict)
-    spec = load_dataset(cfg.data_root)
-    metrics = evaluate_split(predictor, spec, cfg.split)
-    name = f"{spec.name}/{cfg.split}"
-    path = write_metrics(
-        {"model": str(cfg.model_path), "sets": {name: metrics}},
-        Path(cfg.paths.output_dir) / "metrics.json",
+    models, sets = models_from_config(cfg), sets_from_config(cfg)
+    if not models or not sets:
+        raise SystemExit(
+            "migraseg-eval: give models (models=[model.pt,classical] or model_path=...) and sets "
+            "(eval/sets=[synthetic_test,...] or data_root=/path/to/dataset)"
+        )
+    run = run_evaluation(
+        models,
+        sets,
+        cfg.paths.output_dir,
+        settings_from_config(cfg),
+        predict=OmegaConf.to_container(cfg.predict, resolve=True),
+        postprocess=OmegaConf.to_container(cfg.postprocess, resolve=True),
+        baseline=BaselineOptions(**OmegaConf.to_container(cfg.baseline, resolve=True)),
+        report=bool(cfg.report),
     )
-    print_metrics({name: metrics})
-    print(f"metrics: {path}")
+    print_metrics(run.results)
+    print(f"metrics: {run.metrics_path}")
+    if run.report_paths:
+        print(f"report: {run.report_paths[0]} and {run.report_paths[1].name}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,17 @@
-"""Run a model over an annotated dataset split and score it (metrics.json)."""
+"""Score several models on several annotated sets in one pass; write metrics.json.
+
+For each set, every image's truth is read once and each model's prediction is scored against
+it (:func:`score_image`). Set-level metrics and their bootstrap intervals come from the
+per-image records (:func:`summarize`); all models on a set share the same resamples, so the
+differences between a model and the reference are paired.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,49 +19,197 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
-from skimage.measure import label
 
-from migraseg.constants import MIGRASOME
+from migraseg import __version__
 from migraseg.data.contract import DatasetSpec, SampleRecord, image_to_cyx
-from migraseg.evaluation.scoring import score_image, summarize
-from migraseg.inference.predictor import Predictor
+from migraseg.evaluation.scoring import ScoringSettings, image_quality, score_image
+from migraseg.evaluation.sets import EvalSet, open_set, read_truth
+from migraseg.evaluation.sources import CLASSICAL, PredictionSource, Segmentation
+from migraseg.evaluation.summary import HEADLINE_KEYS, SetSummary, paired_difference, summarize
+from migraseg.evaluation.verdict import VerdictThresholds, set_verdict
 from migraseg.io import read_image
+from migraseg.metrics.bootstrap import bootstrap_weights
 from migraseg.utils.files import write_text_atomic
 
-
-def truth_instances(record: SampleRecord, truth_labels: np.ndarray) -> np.ndarray:
-    """Migrasome instances from ``instances/`` when given, else connected components of the mask."""
-    if record.instance_path is not None:
-        return read_image(record.instance_path)[0]
-    return label(truth_labels == MIGRASOME)
+SCHEMA_VERSION = 2
 
 
-def evaluate_split(
-    predictor: Predictor, spec: DatasetSpec, split: str = "test", progress: bool = True
-) -> dict[str, Any]:
-    """Predict every image of ``split`` and return the summary with per-image rows."""
-    rows = []
-    records = spec.split(split)
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How a run scores and compares (see configs/eval.yaml)."""
+
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    n_bootstrap: int = 1000
+    bootstrap_seed: int = 0
+    reference: str | None = CLASSICAL  # the model others are compared against, if evaluated
+    verdict: VerdictThresholds = field(default_factory=VerdictThresholds)
+    keep_extremes: bool = True  # keep best/worst predictions in memory for the report
+    progress: bool = True
+
+
+@dataclass
+class Extreme:
+    """One image's prediction kept for the report's overlays."""
+
+    stem: str
+    quality: float
+    segmentation: Segmentation
+
+
+@dataclass
+class Extremes:
+    """The best and worst image of a model on a set, by :func:`image_quality`."""
+
+    best: Extreme | None = None
+    worst: Extreme | None = None
+
+    def offer(self, stem: str, quality: float, segmentation: Segmentation) -> None:
+        """Keep the prediction if it is the best or worst image so far."""
+        if quality != quality:
+            return
+        if self.best is None or quality > self.best.quality:
+            self.best = Extreme(stem, quality, segmentation)
+        if self.worst is None or quality < self.worst.quality:
+            self.worst = Extreme(stem, quality, segmentation)
+
+
+@dataclass
+class ModelResult:
+    """One model on one set: per-image records, the summary, its best and worst image."""
+
+    rows: list[dict[str, Any]]
+    summary: SetSummary
+    seconds: float
+    extremes: Extremes = field(default_factory=Extremes)
+
+
+@dataclass
+class SetResult:
+    """All models on one set."""
+
+    eval_set: EvalSet
+    spec: DatasetSpec
+    records: list[SampleRecord]
+    models: dict[str, ModelResult]
+    reference: str | None = None
+    comparison: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdict: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.spec.name,
+            "root": str(self.eval_set.root),
+            "split": self.eval_set.split,
+            "n_images": len(self.records),
+            "pixel_size_um": sorted({r.pixel_size_um for r in self.records}),
+            "verdict": self.verdict,
+            "reference": self.reference,
+            "comparison": self.comparison,
+            "models": {
+                name: {
+                    **result.summary.to_dict(),
+                    "seconds": round(result.seconds, 2),
+                    "per_image": result.rows,
+                }
+                for name, result in self.models.items()
+            },
+        }
+
+
+def evaluate_set(
+    sources: dict[str, PredictionSource], eval_set: EvalSet, settings: EvaluationSettings
+) -> SetResult:
+    """Score every model on every image of one set."""
+    spec, records = open_set(eval_set)
+    needs_image = any(s.needs_image for s in sources.values())
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in sources}
+    seconds = dict.fromkeys(sources, 0.0)
+    extremes = {name: Extremes() for name in sources}
     for record in track(
-        records, description=f"evaluating {spec.name}/{split}", disable=not progress
+        records, description=f"evaluating {eval_set.name}", disable=not settings.progress
     ):
-        image, meta = read_image(record.image_path)
-        truth = read_image(record.mask_path)[0]
-        pred = predictor.predict(image_to_cyx(image, meta["axes"]), record.pixel_size_um)
-        row = score_image(pred.labels, pred.migrasome_ids, truth, truth_instances(record, truth))
-        rows.append({"stem": record.stem, **row})
+        truth = read_truth(record)
+        image = None
+        if needs_image:
+            array, meta = read_image(record.image_path)
+            image = image_to_cyx(array, meta["axes"])
+        for name, source in sources.items():
+            start = time.perf_counter()
+            pred = source.segment(record, image)
+            seconds[name] += time.perf_counter() - start
+            row = score_image(
+                pred.labels,
+                pred.migrasome_ids,
+                truth.labels,
+                truth.migrasome_ids,
+                record.pixel_size_um,
+                truth.cell_ids,
+                settings.scoring,
+            )
+            rows[name].append({"stem": record.stem, **row})
+            if settings.keep_extremes:
+                extremes[name].offer(record.stem, image_quality(row), pred)
+    weights = bootstrap_weights(len(records), settings.n_bootstrap, settings.bootstrap_seed)
+    models = {}
+    for name in sources:
+        summary = summarize(rows[name], weights, settings.scoring.size_bin_edges_um)
+        models[name] = ModelResult(rows[name], summary, seconds[name], extremes[name])
+    result = SetResult(eval_set, spec, records, models)
+    reference = settings.reference if settings.reference in models else None
+    if reference is None and len(models) > 1:
+        reference = next(iter(models))
+    if reference is not None:
+        result.reference = reference
+        result.comparison = {
+            name: paired_difference(m.summary, models[reference].summary)
+            for name, m in models.items()
+            if name != reference
+        }
+    result.verdict = set_verdict(result, settings.verdict)
+    return result
+
+
+def evaluate(
+    sources: dict[str, PredictionSource], sets: list[EvalSet], settings: EvaluationSettings
+) -> list[SetResult]:
+    """Every model on every set; set names must be unique."""
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"set names must be unique, got {names}")
+    if not sources or not sets:
+        raise ValueError("nothing to evaluate: give at least one model and one set")
+    return [evaluate_set(sources, s, settings) for s in sets]
+
+
+def metrics_document(
+    results: list[SetResult],
+    sources: dict[str, PredictionSource],
+    settings: EvaluationSettings,
+) -> dict[str, Any]:
+    """The whole of metrics.json (schema in the README, "Evaluation")."""
+    scoring = settings.scoring
     return {
-        "dataset": spec.name,
-        "root": str(spec.root),
-        "split": split,
-        **summarize(rows),
-        "per_image": rows,
+        "schema_version": SCHEMA_VERSION,
+        "migraseg_version": __version__,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "settings": {
+            "fiber_tolerance_um": scoring.fiber_tolerance_um,
+            "size_bin_edges_um": list(scoring.size_bin_edges_um),
+            "cell_min_area_um2": scoring.cell_min_area_um2,
+            "n_bootstrap": settings.n_bootstrap,
+            "bootstrap_seed": settings.bootstrap_seed,
+            "reference": settings.reference,
+        },
+        "models": {name: source.describe() for name, source in sources.items()},
+        "sets": {r.eval_set.name: r.to_dict() for r in results},
     }
 
 
 def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -66,21 +222,25 @@ def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     return write_text_atomic(path, json.dumps(_json_safe(metrics), indent=1))
 
 
-def metrics_table(sets: dict[str, dict[str, Any]], title: str = "migraseg evaluation") -> Table:
-    """A rich table: one row per headline metric, one column per evaluated set."""
+def _cell(value: float | None) -> str:
+    return "–" if value is None or value != value else f"{value:.3f}"
+
+
+def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") -> Table:
+    """A rich table: one row per headline metric, one column per (set, model)."""
     table = Table(title=title)
-    table.add_column("metric")
-    for name in sets:
-        table.add_column(name, justify="right")
-    keys = next(iter(sets.values()))["headline"].keys() if sets else []
-    for key in keys:
-        cells = []
-        for result in sets.values():
-            value = result["headline"].get(key)
-            cells.append("–" if value is None or value != value else f"{value:.3f}")
-        table.add_row(key, *cells)
+    table.add_column("metric", no_wrap=True)
+    columns = [(r, name) for r in results for name in r.models]
+    for r, name in columns:
+        table.add_column(f"{r.eval_set.name}\n{name}", justify="right")
+    for key in HEADLINE_KEYS:
+        table.add_row(key, *(_cell(r.models[n].summary.values.get(key)) for r, n in columns))
     return table
 
 
-def print_metrics(sets: dict[str, dict[str, Any]], console: Console | None = None) -> None:
-    (console or Console()).print(metrics_table(sets))
+def print_metrics(results: list[SetResult], console: Console | None = None) -> None:
+    """The headline table, then each set's verdict."""
+    console = console or Console()
+    console.print(metrics_table(results))
+    for r in results:
+        console.print(f"[bold]{r.eval_set.name}[/bold]: {r.verdict}")

@@ -1,81 +1,132 @@
-"""Score predicted label images against truth: per image, then pooled over a set.
+"""Score one predicted image against its truth: the per-image record of metrics.json.
 
-Pure NumPy. Pixel counts and object matches are summed over images before ratios are taken
-(pooled), clDice and count errors are averaged over images.
+Pure NumPy. A record holds counts and per-object lists rather than ratios, so that set-level
+metrics (pooled over images, see :mod:`migraseg.evaluation.summary`) and their bootstrap
+intervals can be computed from the records alone.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from migraseg.constants import CLASS_NAMES, FIBER, FOREGROUND_CLASSES
-from migraseg.metrics.centerline import cl_dice
-from migraseg.metrics.objects import match_instances
+from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.metrics.centerline import fiber_scores
+from migraseg.metrics.objects import (
+    IOU_THRESHOLDS,
+    equivalent_diameter_um,
+    instance_overlaps,
+    match_overlaps,
+)
 from migraseg.metrics.pixel import class_counts, scores_from_counts
+from migraseg.postprocess import cell_instances
 
 IOU_THRESHOLD = 0.5
 
 
-def score_image(
-    pred_labels: np.ndarray, pred_ids: np.ndarray, truth_labels: np.ndarray, truth_ids: np.ndarray
-) -> dict[str, Any]:
-    """Raw per-image scores: class counts, fiber clDice and migrasome matching at IoU 0.5.
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How images are scored (lengths in µm).
 
-    Shapes: all (Y, X); labels are class ids, ids are migrasome instance ids (0 = none).
+    Attributes:
+        fiber_tolerance_um: a skeleton pixel counts as found within this distance (about one
+            PSF width of a confocal).
+        size_bin_edges_um: migrasome diameter bins for recall/precision by size.
+        cell_min_area_um2: predicted cell components smaller than this are specks, not cells
+            (small enough to keep cells cut by the image border).
     """
-    match = match_instances(truth_ids, pred_ids, IOU_THRESHOLD)
+
+    fiber_tolerance_um: float = 0.25
+    size_bin_edges_um: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
+    cell_min_area_um2: float = 5.0
+
+
+def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def _objects(truth_ids: np.ndarray, pred_ids: np.ndarray, pixel_size_um: float) -> dict[str, Any]:
+    overlaps = instance_overlaps(truth_ids, pred_ids)
+    matches = [match_overlaps(overlaps, t) for t in IOU_THRESHOLDS]
+    main = matches[0]
     return {
-        "counts": class_counts(pred_labels, truth_labels).tolist(),
-        "fiber_cldice": cl_dice(pred_labels == FIBER, truth_labels == FIBER),
-        "migrasome": {
-            "tp": match.tp,
-            "fp": match.fp,
-            "fn": match.fn,
-            "n_true": match.n_true,
-            "n_pred": match.n_pred,
-        },
+        "n_true": main.n_true,
+        "n_pred": main.n_pred,
+        "tp": main.tp,
+        "fp": main.fp,
+        "fn": main.fn,
+        "tp_by_iou": [m.tp for m in matches],
+        "true_diameter_um": _rounded(equivalent_diameter_um(overlaps.true_areas_px, pixel_size_um)),
+        "pred_diameter_um": _rounded(equivalent_diameter_um(overlaps.pred_areas_px, pixel_size_um)),
+        "matched_true": main.true_index.tolist(),
+        "matched_pred": main.pred_index.tolist(),
+        "matched_iou": _rounded(main.ious),
     }
 
 
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if v == v]
-    return float(np.mean(finite)) if finite else float("nan")
+def score_image(
+    pred_labels: np.ndarray,
+    pred_ids: np.ndarray,
+    truth_labels: np.ndarray,
+    truth_ids: np.ndarray,
+    pixel_size_um: float,
+    truth_cells: np.ndarray | None = None,
+    settings: ScoringSettings | None = None,
+) -> dict[str, Any]:
+    """Per-image record: class counts, fiber centerline scores, migrasome and cell matching.
 
+    Args:
+        pred_labels, truth_labels: (Y, X) class ids.
+        pred_ids, truth_ids: (Y, X) migrasome instance ids, 0 = none.
+        pixel_size_um: µm per pixel of these arrays.
+        truth_cells: (Y, X) cell instance ids, or None when the dataset has none (then cell
+            instance metrics are left out).
+        settings: tolerances and bins.
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pool per-image scores into per-class metrics and the headline numbers."""
-    counts = (
-        np.sum([r["counts"] for r in rows], axis=0) if rows else np.zeros((len(CLASS_NAMES), 3))
+    Returns:
+        A JSON-ready dict (see the README's metrics.json schema, ``per_image``).
+    """
+    settings = settings or ScoringSettings()
+    if pred_labels.shape != truth_labels.shape:
+        raise ValueError(
+            f"prediction shape {pred_labels.shape} != truth shape {truth_labels.shape}"
+        )
+    counts = class_counts(pred_labels, truth_labels)
+    fibers = fiber_scores(
+        pred_labels == FIBER, truth_labels == FIBER, pixel_size_um, settings.fiber_tolerance_um
     )
-    scores = scores_from_counts(np.asarray(counts))
-    classes = {
-        CLASS_NAMES[c]: {k: float(v[c]) for k, v in scores.items()} for c in FOREGROUND_CLASSES
+    migrasomes = _objects(truth_ids, pred_ids, pixel_size_um)
+    cells = None
+    if truth_cells is not None:
+        pred_cells = cell_instances(pred_labels, pixel_size_um, settings.cell_min_area_um2)
+        match = match_overlaps(instance_overlaps(truth_cells, pred_cells), IOU_THRESHOLD)
+        cells = {"n_true": match.n_true, "n_pred": match.n_pred, "tp": match.tp}
+    dice = scores_from_counts(counts)["dice"]
+    n_objects = migrasomes["n_true"] + migrasomes["n_pred"]
+    scores = {
+        "cell.dice": float(dice[CELL]),
+        "retraction_fiber.dice": float(dice[FIBER]),
+        "retraction_fiber.cldice": fibers.cldice,
+        "migrasome.dice": float(dice[MIGRASOME]),
+        "migrasome.f1@0.5": 2 * migrasomes["tp"] / n_objects if n_objects else float("nan"),
+        "migrasome.count_error": migrasomes["n_pred"] - migrasomes["n_true"],
     }
-    tp, fp, fn = (sum(r["migrasome"][k] for r in rows) for k in ("tp", "fp", "fn"))
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-    count_errors = [r["migrasome"]["n_pred"] - r["migrasome"]["n_true"] for r in rows]
-    classes["retraction_fiber"]["cldice"] = _nanmean([r["fiber_cldice"] for r in rows])
-    classes["migrasome"].update(
-        {
-            "precision@0.5": precision,
-            "recall@0.5": recall,
-            "f1@0.5": f1,
-            "count_mae": float(np.mean(np.abs(count_errors))) if rows else float("nan"),
-            "count_bias": float(np.mean(count_errors)) if rows else float("nan"),
-        }
-    )
-    headline = {
-        "cell.dice": classes["cell"]["dice"],
-        "retraction_fiber.dice": classes["retraction_fiber"]["dice"],
-        "retraction_fiber.cldice": classes["retraction_fiber"]["cldice"],
-        "migrasome.dice": classes["migrasome"]["dice"],
-        "migrasome.f1@0.5": f1,
-        "migrasome.precision@0.5": precision,
-        "migrasome.recall@0.5": recall,
-        "migrasome.count_mae": classes["migrasome"]["count_mae"],
+    return {
+        "pixel_size_um": float(pixel_size_um),
+        "counts": counts.tolist(),
+        "scores": scores,
+        "retraction_fiber": asdict(fibers),
+        "migrasome": migrasomes,
+        "cell": cells,
     }
-    return {"n_images": len(rows), "headline": headline, "classes": classes}
+
+
+def image_quality(row: dict[str, Any]) -> float:
+    """One number per image to rank images (best/worst overlays): the mean of cell Dice,
+    fiber clDice and migrasome F1@0.5 over the classes present in truth or prediction."""
+    scores = row["scores"]
+    keys = ("cell.dice", "retraction_fiber.cldice", "migrasome.f1@0.5")
+    values = [scores[k] for k in keys if scores[k] == scores[k]]
+    return float(np.mean(values)) if values else float("nan")

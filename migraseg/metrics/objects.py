@@ -11,7 +11,24 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from skimage.segmentation import relabel_sequential
+
+# IoU thresholds of the COCO-style mean F1 (0.50, 0.55, ..., 0.95).
+IOU_THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+
+
+@dataclass(frozen=True)
+class InstanceOverlaps:
+    """Areas and pairwise IoU of the true and predicted instances of one image.
+
+    Instances are listed in increasing order of their ids; ``*_index`` fields of a
+    :class:`Matching` index into these arrays.
+    """
+
+    true_ids: np.ndarray  # (n_true,) ids as in the truth image
+    pred_ids: np.ndarray  # (n_pred,)
+    true_areas_px: np.ndarray  # (n_true,) int64
+    pred_areas_px: np.ndarray  # (n_pred,)
+    iou: np.ndarray  # (n_true, n_pred) float64
 
 
 @dataclass(frozen=True)
@@ -21,10 +38,13 @@ class Matching:
     threshold: float
     n_true: int
     n_pred: int
-    tp: int
-    true_ids: np.ndarray  # matched true instance ids (sequential, 1-based)
-    pred_ids: np.ndarray  # matched predicted instance ids, aligned with true_ids
+    true_index: np.ndarray  # matched true instances (0-based, into InstanceOverlaps arrays)
+    pred_index: np.ndarray  # matched predicted instances, aligned with true_index
     ious: np.ndarray  # IoU of each matched pair
+
+    @property
+    def tp(self) -> int:
+        return len(self.true_index)
 
     @property
     def fp(self) -> int:
@@ -48,51 +68,68 @@ class Matching:
         return 2 * self.tp / total if total else float("nan")
 
 
-def iou_matrix(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """IoU between every true and predicted instance.
+def _dense_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nonzero ids present in ``values`` and each value's index (0 = background, i = ids[i-1])."""
+    ids, inverse = np.unique(values, return_inverse=True)
+    if ids.size and ids[0] == 0:
+        return ids[1:], inverse
+    return ids, inverse + 1
 
-    Shape: truth, pred (Y, X) sequential instance ids (0 = background)
-    → (n_true + 1, n_pred + 1) float64; row/column 0 is background.
+
+def instance_overlaps(truth: np.ndarray, pred: np.ndarray) -> InstanceOverlaps:
+    """Areas and IoU of every true/predicted instance pair; ids need not be sequential.
+
+    Only foreground pixels are visited, so sparse objects in large images are cheap.
+
+    Shape: truth, pred (Y, X) integer instance ids, 0 = background.
     """
-    n_true, n_pred = int(truth.max(initial=0)), int(pred.max(initial=0))
+    if truth.shape != pred.shape:
+        raise ValueError(f"truth shape {truth.shape} != prediction shape {pred.shape}")
+    truth, pred = truth.ravel(), pred.ravel()
+    foreground = np.flatnonzero((truth != 0) | (pred != 0))
+    true_ids, t = _dense_ids(truth[foreground])
+    pred_ids, p = _dense_ids(pred[foreground])
+    n_true, n_pred = len(true_ids), len(pred_ids)
     overlap = np.bincount(
-        truth.astype(np.int64).ravel() * (n_pred + 1) + pred.astype(np.int64).ravel(),
-        minlength=(n_true + 1) * (n_pred + 1),
+        t.astype(np.int64) * (n_pred + 1) + p, minlength=(n_true + 1) * (n_pred + 1)
     ).reshape(n_true + 1, n_pred + 1)
-    area_true, area_pred = overlap.sum(1, keepdims=True), overlap.sum(0, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nan_to_num(overlap / (area_true + area_pred - overlap))
+    area_true, area_pred = overlap.sum(1)[1:], overlap.sum(0)[1:]
+    inter = overlap[1:, 1:]
+    union = area_true[:, None] + area_pred[None, :] - inter
+    iou = np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0)
+    return InstanceOverlaps(true_ids, pred_ids, area_true, area_pred, iou)
 
 
-def match_instances(truth: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> Matching:
-    """Match instances one-to-one maximising total IoU; a pair counts if IoU ≥ ``threshold``.
+def match_overlaps(overlaps: InstanceOverlaps, threshold: float) -> Matching:
+    """One-to-one matching maximising total IoU among pairs with IoU ≥ ``threshold``.
 
-    Ids need not be sequential. For thresholds ≥ 0.5 the matching is unique (IoU > 0.5 admits at
-    most one partner); below it the Hungarian assignment picks the best set.
+    For thresholds above 0.5 the matching is unique (IoU > 0.5 admits at most one partner);
+    at or below it the Hungarian assignment picks the best set.
     """
-    return match_at_thresholds(truth, pred, (threshold,))[0]
+    iou = overlaps.iou
+    n_true, n_pred = iou.shape
+    rows = cols = np.zeros(0, np.int64)
+    eligible = iou >= threshold
+    if eligible.any():
+        rows, cols = linear_sum_assignment(-np.where(eligible, iou, 0.0))
+        keep = eligible[rows, cols]
+        rows, cols = rows[keep], cols[keep]
+    return Matching(threshold, n_true, n_pred, rows, cols, iou[rows, cols])
 
 
 def match_at_thresholds(
     truth: np.ndarray, pred: np.ndarray, thresholds: tuple[float, ...]
 ) -> list[Matching]:
     """:func:`match_instances` at several thresholds, sharing one IoU matrix."""
-    if truth.shape != pred.shape:
-        raise ValueError(f"truth shape {truth.shape} != prediction shape {pred.shape}")
-    truth = relabel_sequential(truth.astype(np.int64))[0]
-    pred = relabel_sequential(pred.astype(np.int64))[0]
-    iou = iou_matrix(truth, pred)[1:, 1:]
-    n_true, n_pred = iou.shape
-    results = []
-    for threshold in thresholds:
-        if n_true and n_pred:
-            eligible = iou >= threshold
-            rows, cols = linear_sum_assignment(-np.where(eligible, iou, 0.0))
-            keep = eligible[rows, cols]
-            rows, cols = rows[keep], cols[keep]
-        else:
-            rows = cols = np.zeros(0, np.int64)
-        results.append(
-            Matching(threshold, n_true, n_pred, len(rows), rows + 1, cols + 1, iou[rows, cols])
-        )
-    return results
+    overlaps = instance_overlaps(truth, pred)
+    return [match_overlaps(overlaps, t) for t in thresholds]
+
+
+def match_instances(truth: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> Matching:
+    """Match instances of two label images (Y, X) one-to-one on IoU ≥ ``threshold``."""
+    return match_at_thresholds(truth, pred, (threshold,))[0]
+
+
+def equivalent_diameter_um(areas_px: np.ndarray, pixel_size_um: float) -> np.ndarray:
+    """Diameter of the disc with each area: 2·√(area/π) pixels, in µm."""
+    return 2.0 * np.sqrt(np.asarray(areas_px, np.float64) / np.pi) * pixel_size_um

@@ -20,10 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from migraseg.data.contract import load_dataset
 from migraseg.data.datamodule import SegmentationDataModule
-from migraseg.evaluation.harness import evaluate_split, print_metrics, write_metrics
+from migraseg.evaluation.harness import print_metrics
+from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
+from migraseg.evaluation.sets import EvalSet
+from migraseg.evaluation.sources import CLASSICAL, name_models
 from migraseg.export import export_torchscript
 from migraseg.inference.loading import load_checkpoint_model
-from migraseg.inference.predictor import Predictor
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
 from migraseg.training.callbacks import ValidationImagePanels
 from migraseg.training.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
@@ -187,14 +189,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def evaluate_checkpoint(
     cfg: DictConfig, checkpoint: Path, datamodule: SegmentationDataModule, output_dir: Path
 ) -> dict[str, Any]:
-    """Score a checkpoint on the configured split of the training dataset; write metrics.json."""
-    predictor = Predictor.from_path(checkpoint, **cfg.predict)
+    """Score a checkpoint beside the classical baseline (tuned on the train split) on the
+    configured split of the training dataset; write metrics.json and report.md/.html."""
     spec = datamodule.spec or load_dataset(datamodule.root)
     split = str(cfg.get("eval_split", "test"))
-    metrics = evaluate_split(predictor, spec, split)
-    name = f"{spec.name}/{split}"
-    path = write_metrics(
-        {"model": str(checkpoint), "sets": {name: metrics}}, output_dir / "metrics.json"
+    eval_set = EvalSet(f"{spec.name}/{split}", Path(spec.root), split)
+    models = {**name_models([str(checkpoint)]), CLASSICAL: CLASSICAL}
+    run = run_evaluation(
+        models,
+        [eval_set],
+        output_dir,
+        predict=OmegaConf.to_container(cfg.predict, resolve=True),
+        baseline=BaselineOptions(tune_on=str(spec.root)),
     )
-    print_metrics({name: metrics})
-    return {"metrics": metrics["headline"], "metrics_path": str(path)}
+    print_metrics(run.results)
+    name = next(iter(models))
+    return {
+        "metrics": run.metrics["sets"][eval_set.name]["models"][name]["headline"],
+        "metrics_path": str(run.metrics_path),
+    }

@@ -1,0 +1,210 @@
+"""The classical baseline: what a careful Fiji user would do, in scikit-image.
+
+1. Normalise (1st/99.8th percentile) and subtract the background (a grey opening with a disc
+   far larger than any migrasome or fiber, on a 1 µm grid: Fiji's rolling ball, coarsely).
+2. Cells: grey opening with a 3 µm square (removes fibers and migrasomes, keeps cell bodies),
+   smooth (σ = 1 µm), threshold, fill holes, drop small components.
+3. Migrasomes: bright objects outside cells (ring lumens filled) that are blob-like (their peak
+   scale-normalised Laplacian of Gaussian over the migrasome radii clears a threshold) and
+   round; touching ones split by a distance-transform watershed.
+4. Retraction fibers: Sato ridge filter at the fiber's imaged width, hysteresis threshold,
+   outside cells and migrasomes, short fragments dropped.
+
+Thresholds are in robust z-units (median and MAD of each response over the image), so they
+carry over between images of different brightness; sizes are in µm, so they carry over between
+pixel sizes. Only the five thresholds are tuned (:mod:`migraseg.baseline.tuning`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.filters import apply_hysteresis_threshold, sato
+from skimage.transform import resize
+
+from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.normalization import percentile_normalize
+from migraseg.postprocess import decode_instances
+
+
+@dataclass(frozen=True)
+class ClassicalParams:
+    """Parameters of the classical pipeline; lengths in µm, thresholds in robust z-units."""
+
+    background_radius_um: float = 20.0
+    cell_sigma_um: float = 1.0
+    cell_z: float = 10.0
+    cell_opening_um: float = 3.0
+    cell_min_area_um2: float = 50.0
+    fiber_sigmas_um: tuple[float, ...] = (0.1, 0.2)
+    fiber_low_z: float = 3.0
+    fiber_high_z: float = 8.0
+    fiber_min_length_um: float = 1.0
+    fiber_margin_um: float = 0.2
+    blob_radii_um: tuple[float, ...] = (0.25, 0.4, 0.6, 0.85, 1.2, 1.5)
+    blob_z: float = 20.0
+    bright_sigma_um: float = 0.07
+    migrasome_z: float = 15.0
+    min_diameter_um: float = 0.3
+    max_diameter_um: float = 3.5
+    split_h_um: float = 0.1
+    max_elongation: float = 2.5
+
+    def to_dict(self) -> dict[str, float | list[float]]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ClassicalParams:
+        """Build from a dict (e.g. classical_params.json); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(
+                f"unknown classical parameters {sorted(unknown)}; known: {sorted(known)}"
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+@dataclass
+class Responses:
+    """Filter responses of one image, computed once and thresholded many times when tuning."""
+
+    pixel_size_um: float
+    cell: np.ndarray  # (Y, X) background-subtracted intensity, opened, smoothed; z-units
+    ridge: np.ndarray  # (Y, X) Sato response, z-units
+    blob: np.ndarray  # (Y, X) max over scales of the scale-normalised -LoG, z-units
+    bright: np.ndarray  # (Y, X) lightly smoothed intensity, z-units
+
+
+def fill_small_holes(mask: np.ndarray, max_area_px: float) -> np.ndarray:
+    """``mask`` (Y, X) bool with its holes of at most ``max_area_px`` pixels filled."""
+    holes = ndi.binary_fill_holes(mask) & ~mask
+    labels, _ = ndi.label(holes)
+    small = np.bincount(labels.ravel()) <= max_area_px
+    small[0] = False
+    return mask | small[labels]
+
+
+def drop_small_components(mask: np.ndarray, min_area_px: float) -> np.ndarray:
+    """``mask`` (Y, X) bool without its 8-connected components smaller than ``min_area_px``."""
+    labels, _ = ndi.label(mask, structure=np.ones((3, 3), bool))
+    keep = np.bincount(labels.ravel()) >= min_area_px
+    keep[0] = False
+    return keep[labels]
+
+
+def robust_z(values: np.ndarray) -> np.ndarray:
+    """(values − median) / (1.4826 · MAD): z-units that ignore the few bright objects."""
+    median = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - median)))
+    return ((values - median) / max(mad, 1e-6)).astype(np.float32)
+
+
+def subtract_background(image: np.ndarray, pixel_size_um: float, radius_um: float) -> np.ndarray:
+    """Image (Y, X) minus a smooth background: a grey opening with a disc of ``radius_um`` on a
+    grid of about 1 µm, smoothed and resized back."""
+    factor = max(1, round(1.0 / pixel_size_um))
+    small_shape = (max(1, image.shape[0] // factor), max(1, image.shape[1] // factor))
+    small = resize(image, small_shape, order=1, anti_aliasing=True, preserve_range=True)
+    r = max(1, round(radius_um / (factor * pixel_size_um)))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    opened = ndi.grey_opening(small, footprint=yy**2 + xx**2 <= r * r, mode="reflect")
+    smooth = ndi.uniform_filter(opened, 2 * r + 1, mode="reflect")
+    return image - resize(smooth, image.shape, order=1, preserve_range=True)
+
+
+def compute_responses(
+    image: np.ndarray, pixel_size_um: float, params: ClassicalParams
+) -> Responses:
+    """All filter responses of a raw image (C, Y, X); channels are averaged.
+
+    Shape: image (C, Y, X) any dtype → Responses of (Y, X) float32 maps.
+    """
+    gray = percentile_normalize(image).mean(axis=0)
+    flat = subtract_background(gray, pixel_size_um, params.background_radius_um)
+    px = pixel_size_um
+    radii = np.asarray(params.blob_radii_um) / px
+    sigmas = np.maximum(radii / np.sqrt(2), 0.7)
+    opened = ndi.grey_opening(flat, size=max(1, round(params.cell_opening_um / px)))
+    log = np.max([-ndi.gaussian_laplace(flat, s) * s**2 for s in sigmas], axis=0)
+    ridge = sato(
+        flat, sigmas=[max(s / px, 0.7) for s in params.fiber_sigmas_um], black_ridges=False
+    )
+    return Responses(
+        pixel_size_um=px,
+        cell=robust_z(ndi.gaussian_filter(opened, params.cell_sigma_um / px)),
+        ridge=robust_z(ridge),
+        blob=robust_z(log),
+        bright=robust_z(ndi.gaussian_filter(flat, params.bright_sigma_um / px)),
+    )
+
+
+def cell_mask(resp: Responses, params: ClassicalParams) -> np.ndarray:
+    """Cells: thresholded ``cell`` response, holes filled, small components dropped."""
+    min_area = params.cell_min_area_um2 / resp.pixel_size_um**2
+    return decode_instances(resp.cell > params.cell_z, min_area) > 0
+
+
+def migrasome_ids(resp: Responses, params: ClassicalParams, cells: np.ndarray) -> np.ndarray:
+    """Migrasome instances: bright objects outside cells (``bright`` > ``migrasome_z``, ring
+    lumens filled) that are blob-like (peak LoG response ≥ ``blob_z``), touching ones split by
+    a distance-map watershed; none larger than ``max_diameter_um`` or more elongated than
+    ``max_elongation`` (area over the area of its largest inscribed disc: 1 for a disc,
+    large for a bright fiber segment)."""
+    px = resp.pixel_size_um
+    max_area = np.pi * (params.max_diameter_um / px / 2) ** 2
+    bright = fill_small_holes((resp.bright > params.migrasome_z) & ~cells, max_area)
+    components, n = ndi.label(bright, structure=np.ones((3, 3), bool))
+    peak = np.full(n + 1, -np.inf)
+    np.maximum.at(peak, components[bright], resp.blob[bright])
+    blobs = (peak >= params.blob_z)[components] & bright
+    min_area = np.pi * (params.min_diameter_um / px / 2) ** 2
+    ids = decode_instances(blobs, min_area, params.split_h_um / px)
+    inside = ids > 0
+    inscribed = np.zeros(ids.max() + 1)
+    np.maximum.at(inscribed, ids[inside], ndi.distance_transform_edt(inside)[inside])
+    area = np.bincount(ids.ravel(), minlength=len(inscribed))
+    elongation = area / np.maximum(np.pi * inscribed**2, 1e-9)
+    ids[((area > max_area) | (elongation > params.max_elongation))[ids]] = 0
+    return ids
+
+
+def fiber_mask(resp: Responses, params: ClassicalParams, exclude: np.ndarray) -> np.ndarray:
+    """Fibers: hysteresis on the ridge response outside ``exclude`` (cells, migrasomes), short
+    fragments dropped."""
+    ridges = apply_hysteresis_threshold(resp.ridge, params.fiber_low_z, params.fiber_high_z)
+    ridges &= ~exclude
+    return drop_small_components(ridges, params.fiber_min_length_um / resp.pixel_size_um)
+
+
+def fiber_exclusion(
+    resp: Responses, params: ClassicalParams, cells: np.ndarray, ids: np.ndarray
+) -> np.ndarray:
+    """Where fibers are not looked for: cells, and migrasomes grown by ``fiber_margin_um`` (the
+    ridge filter rings around bright discs)."""
+    margin = params.fiber_margin_um / resp.pixel_size_um
+    return cells | (ndi.distance_transform_edt(ids == 0) <= margin)
+
+
+def segment_responses(resp: Responses, params: ClassicalParams) -> tuple[np.ndarray, np.ndarray]:
+    """Class ids (Y, X) uint8 and migrasome ids (Y, X) int32 from precomputed responses.
+
+    Overlaps resolve as in the annotations: migrasome > cell > fiber.
+    """
+    cells = cell_mask(resp, params)
+    ids = migrasome_ids(resp, params, cells)
+    fibers = fiber_mask(resp, params, fiber_exclusion(resp, params, cells, ids))
+    labels = np.zeros(ids.shape, np.uint8)
+    labels[fibers] = FIBER
+    labels[cells] = CELL
+    labels[ids > 0] = MIGRASOME
+    return labels, ids
+
+
+def segment(
+    image: np.ndarray, pixel_size_um: float, params: ClassicalParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segment a raw image (C, Y, X): class ids (Y, X) uint8 and migrasome ids (Y, X) int32."""
+    return segment_responses(compute_responses(image, pixel_size_um, params), params)

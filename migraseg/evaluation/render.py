@@ -1,0 +1,92 @@
+"""Render a report, given as a list of blocks, to Markdown and to standalone HTML.
+
+Blocks are ``(kind, payload)``: ``h1``/``h2``/``h3``/``p`` with text, ``ul`` with
+``(bold lead or None, text)`` items, ``table`` with a :class:`Table`, ``img`` with a path
+relative to the report. Both renderers take the same blocks, so the two files always agree.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Table:
+    """A table of text cells; ``numeric`` right-aligns all but the first column."""
+
+    header: list[str]
+    rows: list[list[str]]
+    strong: set[tuple[int, int]] = field(default_factory=set)  # (row, column) in bold
+    numeric: bool = True
+
+
+Block = tuple[str, Any]  # ("h1"|"h2"|"h3"|"p"|"ul"|"table"|"img", payload)
+
+
+def _md_cell(text: str, strong: bool) -> str:
+    text = text.replace("|", "\\|")
+    return f"**{text}**" if strong else text
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    lines: list[str] = []
+    for kind, payload in blocks:
+        if kind in ("h1", "h2", "h3"):
+            lines += ["#" * int(kind[1]) + " " + payload, ""]
+        elif kind == "p":
+            lines += [payload, ""]
+        elif kind == "ul":
+            lines += [f"- **{k}**: {v}" if k else f"- {v}" for k, v in payload] + [""]
+        elif kind == "table":
+            lines.append("| " + " | ".join(payload.header) + " |")
+            align = "---:" if payload.numeric else "---"
+            lines.append("|---|" + "|".join([align] * (len(payload.header) - 1)) + "|")
+            for r, row in enumerate(payload.rows):
+                cells = [_md_cell(c, (r, i) in payload.strong) for i, c in enumerate(row)]
+                lines.append("| " + " | ".join(cells) + " |")
+            lines.append("")
+        elif kind == "img":
+            lines += [f"![{payload.stem}]({payload.as_posix()})", ""]
+    return "\n".join(lines)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px}
+td:not(:first-child){text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}
+table.text td{text-align:left}
+img{max-width:100%;display:block;margin:0.5em 0 1.5em}li{margin:0.4em 0}
+"""
+
+
+def render_html(blocks: list[Block], title: str = "migraseg evaluation report") -> str:
+    e = html.escape
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"]
+    parts.append(f"<style>{STYLE}</style></head><body>")
+    for kind, payload in blocks:
+        if kind in ("h1", "h2", "h3"):
+            parts.append(f"<{kind}>{e(payload)}</{kind}>")
+        elif kind == "p":
+            parts.append(f"<p>{e(payload)}</p>")
+        elif kind == "ul":
+            items = (
+                f"<li><b>{e(k)}</b>: {e(v)}</li>" if k else f"<li>{e(v)}</li>" for k, v in payload
+            )
+            parts.append("<ul>" + "".join(items) + "</ul>")
+        elif kind == "table":
+            head = "".join(f"<th>{e(h)}</th>" for h in payload.header)
+            body = []
+            for r, row in enumerate(payload.rows):
+                cells = (
+                    f"<td><b>{e(c)}</b></td>" if (r, i) in payload.strong else f"<td>{e(c)}</td>"
+                    for i, c in enumerate(row)
+                )
+                body.append("<tr>" + "".join(cells) + "</tr>")
+            cls = "" if payload.numeric else " class='text'"
+            parts.append(f"<table{cls}><tr>{head}</tr>{''.join(body)}</table>")
+        elif kind == "img":
+            parts.append(f"<img src='{e(payload.as_posix())}' alt='{e(payload.stem)}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

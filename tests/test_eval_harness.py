@@ -1,0 +1,152 @@
+"""The harness end to end on the tiny dataset: label-folder models, paired comparison, report."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from migraseg.data.contract import load_dataset
+from migraseg.evaluation.figures import foreground_box
+from migraseg.evaluation.harness import EvaluationSettings, evaluate
+from migraseg.evaluation.pipeline import run_evaluation
+from migraseg.evaluation.sets import EvalSet, ensure_synthesized, read_truth, set_from_path
+from migraseg.evaluation.sources import LabelFolderSource, model_kind, name_models
+from migraseg.io import write_tiff
+
+FAST = EvaluationSettings(n_bootstrap=200, progress=False)
+
+
+def write_predictions(dataset: Path, out: Path, drop_one_migrasome: bool, empty=False) -> Path:
+    """Truth masks as predictions, optionally with the first migrasome of each image erased,
+    or nothing at all (``empty``)."""
+    for record in load_dataset(dataset).samples.values():
+        truth = read_truth(record)
+        labels = truth.labels * (not empty)
+        if drop_one_migrasome and truth.migrasome_ids.max() > 0:
+            first = (
+                truth.migrasome_ids == np.unique(truth.migrasome_ids[truth.migrasome_ids > 0])[0]
+            )
+            labels[first] = 0
+        write_tiff(out / f"{record.stem}_labels.tif", labels, record.pixel_size_um)
+    return out
+
+
+@pytest.fixture(scope="module")
+def folders(tiny_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("predictions")
+    return {
+        "perfect": write_predictions(tiny_dataset, root / "perfect", False),
+        "dropped": write_predictions(tiny_dataset, root / "dropped", True),
+        "empty": write_predictions(tiny_dataset, root / "empty", False, empty=True),
+    }
+
+
+@pytest.fixture(scope="module")
+def run(tiny_dataset, folders, tmp_path_factory):
+    """Three label-folder models on two sets (all images; test split only), with the report."""
+    sets = [EvalSet("tiny_all", tiny_dataset, "all"), set_from_path(tiny_dataset, "test")]
+    models = {name: str(folder) for name, folder in folders.items()}
+    out = tmp_path_factory.mktemp("eval")
+    return run_evaluation(models, sets, out, FAST, report=True)
+
+
+def test_truth_as_prediction_scores_perfectly(run):
+    perfect = run.metrics["sets"]["tiny_all"]["models"]["perfect"]
+    head = perfect["headline"]
+    assert head["cell.dice"] == head["migrasome.f1@0.5"] == head["retraction_fiber.cldice"] == 1
+    assert head["migrasome.count_mae"] == 0 and head["migrasome.diameter_rel_err_median"] < 0.02
+    assert perfect["ci95"]["migrasome.f1@0.5"] == [1.0, 1.0]
+    assert perfect["classes"]["migrasome"]["f1@0.5:0.95"] > 0.95
+    assert perfect["classes"]["cell"]["instance_f1@0.5"] > 0.9  # simulator writes cells/
+    assert len(perfect["per_image"]) == 6
+
+
+def test_dropping_one_migrasome_per_image_shows_in_every_number(run):
+    result = run.metrics["sets"]["tiny_all"]
+    dropped = result["models"]["dropped"]
+    with_migrasomes = sum(r["migrasome"]["n_true"] > 0 for r in dropped["per_image"])
+    mig = dropped["classes"]["migrasome"]
+    assert mig["precision@0.5"] == 1.0 and mig["recall@0.5"] < 1.0
+    assert mig["n_true"] - mig["n_pred"] == with_migrasomes
+    assert mig["count_bias"] == pytest.approx(-with_migrasomes / 6)
+    assert result["reference"] == "perfect"  # no classical model: the first model
+    delta = result["comparison"]["dropped"]["migrasome.f1@0.5"]
+    assert delta["delta"] < 0 and delta["ci95"][1] < 0
+    assert "dropped is worse than perfect" in result["verdict"]
+
+
+def test_a_model_that_finds_nothing_scores_zero_without_breaking_anything(run):
+    saved = json.loads(run.metrics_path.read_text())
+    head = saved["sets"]["tiny_all"]["models"]["empty"]["headline"]
+    assert head["cell.dice"] == head["migrasome.f1@0.5"] == head["migrasome.recall@0.5"] == 0
+    assert head["migrasome.precision@0.5"] is None  # nothing predicted: undefined, not 0
+    assert head["migrasome.diameter_rel_err_median"] is None  # no matched pairs
+    assert head["migrasome.count_mae"] > 0
+
+
+def test_metrics_json_lists_models_sets_and_settings(run):
+    saved = json.loads(run.metrics_path.read_text())
+    assert saved["schema_version"] == 2
+    assert set(saved["sets"]) == {"tiny_all", "tiny/test"}
+    assert saved["sets"]["tiny/test"]["n_images"] == 1
+    assert saved["models"]["perfect"]["kind"] == "label_folder"
+    assert saved["settings"]["fiber_tolerance_um"] == 0.25
+
+
+def test_report_has_verdicts_tables_and_every_figure(run):
+    md_path, html_path = run.report_paths
+    md, page = md_path.read_text(), html_path.read_text()
+    assert md.index("## Verdict") < md.index("## Set tiny_all")
+    for result in run.metrics["sets"].values():
+        assert result["verdict"] in md and result["verdict"].split(":")[0] in page
+    images = [line[line.index("(") + 1 : -1] for line in md.splitlines() if line.startswith("![")]
+    assert len(images) == 2 * (3 + 3 * 2)  # per set: 3 plots + best/worst per model
+    for name in images:
+        assert (md_path.parent / name).stat().st_size > 1000 and f"src='{name}'" in page
+
+
+def test_missing_or_malformed_predictions_are_named(tiny_dataset, tmp_path):
+    sets = [EvalSet("tiny", tiny_dataset, "test")]
+    stem = load_dataset(tiny_dataset).split("test")[0].stem
+    with pytest.raises(FileNotFoundError, match=f"no prediction for {stem}"):
+        evaluate({"empty": LabelFolderSource(tmp_path)}, sets, FAST)
+    write_tiff(tmp_path / f"{stem}.tif", np.full((128, 128), 7, np.uint8), 0.2)
+    with pytest.raises(ValueError, match=rf"{stem}\.tif: expected a Y×X label image"):
+        evaluate({"bad": LabelFolderSource(tmp_path)}, sets, FAST)
+    write_tiff(tmp_path / f"{stem}.tif", np.zeros((64, 64), np.uint8), 0.2)
+    with pytest.raises(ValueError, match=r"prediction shape \(64, 64\) != truth shape"):
+        evaluate({"small": LabelFolderSource(tmp_path)}, sets, FAST)
+
+
+def test_model_specs_and_names(tmp_path):
+    assert model_kind("classical") == "classical" and model_kind(str(tmp_path)) == "folder"
+    assert model_kind("run/checkpoints/last.ckpt") == "network"
+    with pytest.raises(ValueError, match=r"model 'weights\.h5': expected a \.ckpt"):
+        model_kind("weights.h5")
+    names = name_models(
+        ["runs/a/model.pt", "runs/b/model.pt", "x/checkpoints/last.ckpt", "classical"]
+    )
+    assert list(names) == ["a", "b", "x", "classical"]
+    assert list(name_models(["m/model.pt", "m/model.pt"])) == ["m", "m_2"]
+
+
+def test_sets_must_be_unique_and_a_recipe_simulates_a_missing_set(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="set names must be unique"):
+        evaluate({}, [EvalSet("a", tiny_dataset), EvalSet("a", tiny_dataset)], FAST)
+    recipe = {"n": 2, "seed": 3, "size_px": 64, "pixel_size_um": 0.25}
+    shifted = EvalSet("shifted", tmp_path / "shifted", "all", recipe)
+    ensure_synthesized(shifted)
+    spec = load_dataset(shifted.root)
+    assert len(spec.samples) == 2 and spec.pixel_size_um == 0.25
+    assert read_truth(next(iter(spec.samples.values()))).labels.shape == (64, 64)
+
+
+def test_overlays_zoom_on_the_labelled_region():
+    labels = np.zeros((100, 200), np.uint8)
+    labels[20:30, 40:45] = 1
+    other = np.zeros_like(labels)
+    other[50, 150] = 3
+    box = foreground_box(labels, other)
+    assert (box[0].start, box[0].stop) == (15, 56) and (box[1].start, box[1].stop) == (30, 161)
+    assert foreground_box(np.zeros_like(labels)) == (slice(None), slice(None))
