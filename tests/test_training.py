@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import open_dict
@@ -81,3 +82,36 @@ def test_training_writes_checkpoints_metrics_and_model(trained):
     checkpoint = torch.load(trained["checkpoint"], map_location="cpu", weights_only=False)
     meta = checkpoint["hyper_parameters"]["meta"]
     assert meta["pixel_size_um"] == pytest.approx(0.2) and meta["in_channels"] == 1
+
+
+def test_memmap_cache_matches_ram_and_is_built_once(tiny_dataset, tmp_path):
+    def datamodule(**cache):
+        dm = SegmentationDataModule(
+            str(tiny_dataset), patch_size=64, batch_size=2, samples_per_epoch=4, **cache
+        )
+        dm.setup("fit")
+        return dm
+
+    ram = datamodule()
+    mapped = datamodule(cache="memmap", cache_dir=str(tmp_path))
+    files = sorted(tmp_path.glob("*.npy"))
+    assert len(files) == 2 * sum(len(v) for v in mapped.loaded.values())
+    sample = mapped.loaded["train"][0]
+    assert isinstance(sample.image, np.memmap) and not sample.image.flags.writeable
+    for a, b in zip(ram.loaded["train"], mapped.loaded["train"], strict=True):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.mask, b.mask)
+    for (xa, ya), (xb, yb) in zip(ram.train_dataloader(), mapped.train_dataloader(), strict=True):
+        torch.testing.assert_close(xa, xb)
+        torch.testing.assert_close(ya, yb)
+    image, _ = next(iter(mapped.val_dataloader()))
+    assert image.shape[-2:] == ram.loaded["val"][0].mask.shape
+
+    stamps = [f.stat().st_mtime_ns for f in files]
+    datamodule(cache="memmap", cache_dir=str(tmp_path))  # a second run reuses the cache
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_unknown_cache_mode_is_a_clear_error(tiny_dataset):
+    with pytest.raises(ValueError, match=r"data\.cache must be one of .*'disk'"):
+        SegmentationDataModule(str(tiny_dataset), patch_size=64, cache="disk")

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import albumentations as A
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
+from migraseg.data.cache import CACHE_MODES, load_samples
 from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
-from migraseg.data.dataset import (
-    LoadedSample,
-    PatchDataset,
-    PatchSampler,
-    WholeImageDataset,
-    load_sample,
-)
+from migraseg.data.dataset import LoadedSample, PatchDataset, PatchSampler, WholeImageDataset
 from migraseg.synth.writer import write_synthetic_dataset
 
 
@@ -37,6 +34,41 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+class PatchLoader(DataLoader):
+    """Training loader whose position in the epoch is saved in checkpoints.
+
+    ``state_dict()`` is the epoch and the number of batches handed out; after
+    ``load_state_dict()`` the next iteration of that epoch skips those batches. Lightning does
+    not prefetch from loaders of known length, so the count handed out equals the count trained on
+    when a checkpoint is written. The datamodule saves and restores this state (Lightning's own
+    loader-state restore is skipped when the loader was built early, as it is for
+    ``trainer.estimated_stepping_batches``); the same methods make the loader count as resumable
+    to Lightning.
+    """
+
+    sampler: PatchSampler
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.batches_done = 0
+        self._resume: dict[str, int] | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        resume, self._resume = self._resume, None
+        skip = resume["batches_done"] if resume and resume["epoch"] == self.sampler.epoch else 0
+        self.sampler.skip = skip * int(self.batch_size or 1)
+        self.batches_done = skip
+        for batch in super().__iter__():
+            self.batches_done += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "batches_done": self.batches_done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._resume = dict(state)
+
+
 class SegmentationDataModule(L.LightningDataModule):
     """Training patches and whole validation/test images from a dataset folder.
 
@@ -45,6 +77,12 @@ class SegmentationDataModule(L.LightningDataModule):
         patch_size: training crop side in pixels (a multiple of 32).
         batch_size: training patches per step and device.
         samples_per_epoch: training patches per epoch over all devices.
+        num_workers: DataLoader worker processes per device (0: load in the training process).
+        pin_memory: page-locked batches for faster host-to-GPU copies.
+        persistent_workers: keep workers alive between epochs (saves their start-up each epoch).
+        cache: ``"ram"`` (preprocess into each process' memory) or ``"memmap"`` (preprocess once
+            into ``cache_dir`` and memory-map: one copy per node, shared by ranks and workers).
+        cache_dir: folder for ``cache="memmap"`` (created; safe to delete).
         augment: albumentations pipeline for training patches (None: no augmentation).
         pixel_size_um: pixel size the model works at; images are rescaled to it (None: the
             dataset's own).
@@ -60,6 +98,9 @@ class SegmentationDataModule(L.LightningDataModule):
         samples_per_epoch: int = 512,
         num_workers: int = 0,
         pin_memory: bool = False,
+        persistent_workers: bool = False,
+        cache: str = "ram",
+        cache_dir: str | None = None,
         augment: A.Compose | None = None,
         pixel_size_um: float | None = None,
         migrasome_fraction: float = 0.4,
@@ -74,6 +115,8 @@ class SegmentationDataModule(L.LightningDataModule):
             raise ValueError(
                 f"patch_size must be a multiple of 32 (U-Net stride), got {patch_size}"
             )
+        if cache not in CACHE_MODES:
+            raise ValueError(f"data.cache must be one of {CACHE_MODES}, got {cache!r}")
         self.root = Path(root)
         self.patch_size, self.batch_size = patch_size, batch_size
         self.samples_per_epoch, self.num_workers, self.pin_memory = (
@@ -81,12 +124,18 @@ class SegmentationDataModule(L.LightningDataModule):
             num_workers,
             pin_memory,
         )
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.cache, self.cache_dir = cache, cache_dir
         self.augment, self.pixel_size_um = augment, pixel_size_um
         self.fractions = (migrasome_fraction, fiber_fraction)
         self.percentiles = tuple(percentiles)
         self.split_seed, self.seed, self.synthesize = split_seed, seed, synthesize
         self.spec: DatasetSpec | None = None
         self.loaded: dict[str, list[LoadedSample]] = {}
+        # a rank may get no validation image when there are fewer images than ranks
+        self.allow_zero_length_dataloader_with_multiple_devices = True
+        self._train_loader: PatchLoader | None = None
+        self._train_loader_state: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
         """Simulate the default dataset on rank 0 if asked and absent; other ranks wait for it."""
@@ -122,10 +171,13 @@ class SegmentationDataModule(L.LightningDataModule):
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
         for split in splits.get(stage or "fit", ("train", "val", "test")):
             if split not in self.loaded:
-                self.loaded[split] = [
-                    load_sample(r, self.model_pixel_size_um, self.percentiles)
-                    for r in self.spec.split(split)
-                ]
+                self.loaded[split] = load_samples(
+                    self.spec.split(split),
+                    self.model_pixel_size_um,
+                    self.percentiles,
+                    self.cache,
+                    self.cache_dir,
+                )
 
     @property
     def model_pixel_size_um(self) -> float:
@@ -141,15 +193,31 @@ class SegmentationDataModule(L.LightningDataModule):
             self.loaded["train"], self.patch_size, self.augment, self.seed, *self.fractions
         )
         sampler = PatchSampler(self.samples_per_epoch, *self._rank_world())
-        return DataLoader(
+        self._train_loader = PatchLoader(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
             drop_last=True,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=False,
+            persistent_workers=self.persistent_workers,
         )
+        if self._train_loader_state is not None:
+            self._train_loader.load_state_dict(self._train_loader_state)
+            self._train_loader_state = None
+        return self._train_loader
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in checkpoints: where the training loader is in its epoch."""
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restored on resume, before or after the training loader is built."""
+        state = state_dict.get("train_loader")
+        if state is not None and self._train_loader is not None:
+            self._train_loader.load_state_dict(state)
+        else:
+            self._train_loader_state = state
 
     def _whole_images(self, split: str) -> DataLoader:
         samples = self.loaded[split]

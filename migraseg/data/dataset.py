@@ -59,12 +59,17 @@ def load_sample(
 
 
 class PatchSampler(Sampler[int]):
-    """Yields the keys ``epoch * n + i`` for this rank's share of ``i`` in ``range(n)``."""
+    """Yields the keys ``epoch * n + i`` for this rank's share of ``i`` in ``range(n)``.
+
+    ``skip`` drops this rank's first keys of the epoch: a run resumed in the middle of an epoch
+    continues with exactly the patches an uninterrupted run would have drawn next.
+    """
 
     def __init__(self, n: int, rank: int = 0, world_size: int = 1):
         self.per_rank = math.ceil(n / world_size)
         self.n, self.rank, self.world_size = self.per_rank * world_size, rank, world_size
         self.epoch = 0
+        self.skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Called by Lightning at each epoch start."""
@@ -72,7 +77,8 @@ class PatchSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         base = self.epoch * self.n
-        return iter(range(base + self.rank, base + self.n, self.world_size))
+        first = base + self.rank + self.skip * self.world_size
+        return iter(range(first, base + self.n, self.world_size))
 
     def __len__(self) -> int:
         return self.per_rank
@@ -160,5 +166,5 @@ class WholeImageDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        s = self.samples[index]
-        return torch.from_numpy(s.image), torch.from_numpy(s.mask.astype(np.int64))
+        s = self.samples[index]  # copies: cached arrays may be read-only memory maps
+        return torch.tensor(s.image), torch.from_numpy(s.mask.astype(np.int64))

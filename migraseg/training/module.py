@@ -135,6 +135,7 @@ class SegmentationModule(L.LightningModule):
             2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
         )
         values[f"{prefix}/loss"] = stats["loss"][0].item() / max(stats["loss"][1].item(), 1)
+        values[f"{prefix}/n_images"] = stats["loss"][1].item()  # over all ranks: each image once
         self.log_dict(
             {k: float(np.nan_to_num(v)) for k, v in values.items()}, sync_dist=False, prog_bar=False
         )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from migraseg.data.contract import load_dataset
@@ -21,7 +28,9 @@ from migraseg.export import export_torchscript
 from migraseg.inference.loading import load_checkpoint_model
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
 from migraseg.training.callbacks import ValidationImagePanels
+from migraseg.training.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
 from migraseg.training.module import SegmentationModule
+from migraseg.training.scaling import effective_batch_size, scale_learning_rate
 from migraseg.utils.files import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -71,12 +80,56 @@ def best_checkpoint(trainer: L.Trainer) -> Path:
     return Path(path)
 
 
+def check_launch(trainer: L.Trainer) -> None:
+    """Refuse a local Hydra multirun whose DDP ranks Lightning would start by re-running argv.
+
+    Lightning starts rank 1.. of ``strategy=ddp`` by re-executing the command line, which in a
+    multirun (``-m``) re-runs the whole sweep in every child. Under SLURM the ranks come from
+    SLURM instead (``hydra/launcher=slurm``), which is the supported way to sweep DDP runs.
+    """
+    spawns_by_argv = isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
+    if spawns_by_argv and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise RuntimeError(
+            "a Hydra multirun (-m) with a multi-process DDP trainer would re-run the sweep in "
+            "each rank: submit it with hydra/launcher=slurm, or run each config as a single run"
+        )
+
+
+def scaled_optimizer(cfg: DictConfig, trainer: L.Trainer) -> Callable[..., Any]:
+    """The optimizer partial with ``optimizer.lr`` scaled to the effective batch size."""
+    optimizer = instantiate(cfg.optimizer)
+    effective = effective_batch_size(
+        cfg.data.batch_size, trainer.world_size, trainer.accumulate_grad_batches
+    )
+    scaling = cfg.get("lr_scaling") or {}
+    rule, reference = scaling.get("rule", "none"), scaling.get("reference_batch_size", effective)
+    lr = scale_learning_rate(cfg.optimizer.lr, effective, reference, rule)
+    log.info(
+        "effective batch size %d (%d per device × %d devices × %d accumulated); lr %.3g (rule %s)",
+        effective,
+        cfg.data.batch_size,
+        trainer.world_size,
+        trainer.accumulate_grad_batches,
+        lr,
+        rule,
+    )
+    return functools.partial(optimizer, lr=lr)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train, then (if enabled) evaluate the best checkpoint and export it to TorchScript.
+
+    A run folder that already holds checkpoints (a requeued or restarted job) resumes from the
+    newest readable one with ``ckpt_path=auto`` (the default); see
+    :func:`~migraseg.training.checkpointing.resolve_ckpt_path`.
 
     Returns:
         ``{"checkpoint", "metrics" (headline numbers or None), "metrics_path", "model_path",
         "output_dir", "trainer_metrics"}``.
+
+    Raises:
+        SystemExit: with status 143 when a stop signal ended training (a checkpoint was written
+            by :class:`~migraseg.training.callbacks.PreemptionCheckpoint`).
     """
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -86,21 +139,30 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule: SegmentationDataModule = instantiate(cfg.data)
     datamodule.prepare_data()
     meta = build_meta(cfg, datamodule)
-    net = instantiate(cfg.model, in_channels=meta.in_channels)
-    module = SegmentationModule(
-        net=net,
-        loss=instantiate(cfg.loss),
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-        meta=meta.to_dict(),
-        **cfg.module,
-    )
     loggers = instantiate_dict(cfg.get("logger"))
     callbacks = [*instantiate_dict(cfg.get("callbacks")), ValidationImagePanels()]
     if not loggers:  # Lightning refuses a learning-rate monitor without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
+    check_launch(trainer)
+    net = instantiate(cfg.model, in_channels=meta.in_channels)
+    if cfg.get("compile"):
+        net.compile()  # in place: state_dict keys stay those of the plain network
+    module = SegmentationModule(
+        net=net,
+        loss=instantiate(cfg.loss),
+        optimizer=scaled_optimizer(cfg, trainer),
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
+        meta=meta.to_dict(),
+        **cfg.module,
+    )
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException as stop:
+        raise SystemExit(128 + signal.SIGTERM) from stop
 
     result: dict[str, Any] = {
         "output_dir": str(output_dir),

@@ -18,4 +18,21 @@ def auto_precision() -> str:
     return "32-true"
 
 
+def slurm_tasks_per_node(devices: int | str | list) -> int:
+    """SLURM tasks (= GPUs) per node for ``trainer.devices``: Lightning runs one task per device.
+
+    Raises:
+        ValueError: ``-1``/``auto`` (all GPUs): SLURM must be told how many to allocate.
+    """
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    if isinstance(devices, (list, tuple)) and devices:
+        return len(devices)
+    raise ValueError(
+        f"hydra/launcher=slurm needs trainer.devices = GPUs per node as a number, got "
+        f"{devices!r}; e.g. trainer.devices=4"
+    )
+
+
 OmegaConf.register_new_resolver("auto_precision", auto_precision, replace=True)
+OmegaConf.register_new_resolver("slurm_tasks_per_node", slurm_tasks_per_node, replace=True)
