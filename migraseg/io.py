@@ -236,8 +236,9 @@ class LazyTiff:
         """
         try:
             if self._offset is not None:
+                on_disk = self.dtype.newbyteorder(self._tif.byteorder)
                 mapped = np.memmap(
-                    self.path, self.dtype, mode="r", offset=self._offset, shape=self.shape
+                    self.path, on_disk, mode="r", offset=self._offset, shape=self.shape
                 )
                 part = np.array(mapped[selection])
                 del mapped  # unmap at once: mapped pages would otherwise count as resident
@@ -245,7 +246,7 @@ class LazyTiff:
                 part = np.asarray(self._zarr[selection])
         except Exception as err:
             raise ImageReadError(f"{self.path}: cannot read pixel data ({err})") from err
-        return part.astype(part.dtype.newbyteorder("="), copy=False)
+        return part.astype(part.dtype.newbyteorder("="), copy=False)  # native byte order
 
     def close(self) -> None:
         self._tif.close()

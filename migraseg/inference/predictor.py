@@ -237,7 +237,7 @@ class Predictor:
                 yield next_row, back[1].apply(rows, 2, 0, width, 0)
                 next_row = ready
                 if next_row < height:
-                    keep = int(back[0].lo[next_row]) - buffer_y0
+                    keep = min(int(back[0].lo[next_row]) - buffer_y0, buffer.shape[1])
                     buffer, buffer_y0 = buffer[:, keep:], buffer_y0 + keep
 
     def probabilities(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
