@@ -277,7 +277,8 @@ def test_onnx_export_runs_on_onnxruntime_with_the_same_result(oracle, truth, tmp
     torch_ = Predictor.from_path(
         tmp_path / "oracle.pt", device="cpu", tile_size=64, backend="torch"
     )
-    assert onnx.runner.name == "onnxruntime/cpu" and torch_.runner.name == "torchscript/cpu"
+    assert onnx.runner.name == "onnxruntime/cpu"
+    assert torch_.runner.name == "torchscript-frozen/cpu"
     image = as_image(truth[0][1])[None]
     np.testing.assert_allclose(
         onnx.probabilities(image, 0.15), torch_.probabilities(image, 0.15), atol=1e-5

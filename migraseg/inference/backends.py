@@ -10,6 +10,7 @@ PyTorch there (../shared/STACK.md).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +32,13 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def freeze(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """Fold weights and batch norms into the graph (CPU inference ~15–50 % faster here)."""
+    with warnings.catch_warnings():  # TorchScript's deprecation; nothing a user can act on
+        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", FutureWarning)
+        return torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
 
 
 class TorchRunner:
@@ -57,6 +65,8 @@ class TorchRunner:
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         kind = "torchscript" if isinstance(net, torch.jit.ScriptModule) else "eager"
+        if kind == "torchscript" and device.type == "cpu":
+            self.net, kind = freeze(self.net), "torchscript-frozen"
         self.name = f"{kind}/{device.type}{'/bf16' if self.amp else ''}"
 
     @torch.inference_mode()
@@ -101,7 +111,8 @@ class OnnxModel:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Logits (N, K, H, W) of float32 tiles (N, C, H, W)."""
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch)})[0]
+        x = np.ascontiguousarray(batch, dtype=np.float32)
+        return self.session.run(None, {self.input_name: x})[0]
 
     def meta(self) -> dict:
         if not self.meta_json:
