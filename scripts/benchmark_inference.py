@@ -59,20 +59,26 @@ def gpu_configs() -> list[dict]:
     ]
 
 
-def prepare(work: Path, network: str, size: int) -> None:
-    """Write the model in every format and a raw test image (uint16, size², 0.1 µm/px)."""
+def prepare(work: Path, network: str, size: int, checkpoint: str | None) -> None:
+    """Write the model in every format and a simulated test image (uint16, size², at the
+    model's pixel size). A trained checkpoint makes output comparisons meaningful (a random
+    network's near-uniform probabilities flip their argmax at the slightest difference)."""
     import numpy as np
     import torch
 
     from migraseg.export import export_onnx, export_torchscript
+    from migraseg.inference.loading import load_checkpoint_model
     from migraseg.model_meta import ModelMeta
     from migraseg.models import build_model
     from migraseg.publish.bioimageio import sample_image
 
     torch.manual_seed(0)
-    kwargs = {**NETWORKS[network], "in_channels": 1}
-    net = build_model(**kwargs).eval()
-    meta = ModelMeta(in_channels=1, pixel_size_um=0.1, patch_size=256, model=kwargs)
+    if checkpoint:
+        net, meta = load_checkpoint_model(Path(checkpoint))
+    else:
+        kwargs = {**NETWORKS[network], "in_channels": 1}
+        net = build_model(**kwargs).eval()
+        meta = ModelMeta(in_channels=1, pixel_size_um=0.1, patch_size=256, model=kwargs)
     torch.save(net.state_dict(), work / "weights.pth")
     (work / "meta.json").write_text(meta.to_json())
     export_torchscript(net, meta, work / "model.pt")
@@ -211,7 +217,9 @@ def table(results: list[tuple[dict, dict]], args: argparse.Namespace, extra: lis
 
     lines = [
         f"Measured {datetime.date.today()} on {machine()}; torch {torch.__version__}, "
-        f"onnxruntime {onnxruntime.__version__}; network {args.network} U-Net (1 → 4 classes), "
+        f"onnxruntime {onnxruntime.__version__}; network "
+        f"{Path(args.checkpoint).name if args.checkpoint else args.network + ' (random weights)'}"
+        " U-Net (1 → 4 classes), "
         f"image {args.size}² uint16 at the model's pixel size, overlap 0.25, median of "
         f"{args.repeats} runs after one warm-up run, each configuration in a fresh process. "
         "RSS loaded: libraries + model before the first run; peak RSS: highest resident set "
@@ -261,6 +269,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="image side in px")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="resnet18")
+    parser.add_argument("--checkpoint", help="a trained .ckpt instead of a random --network")
     parser.add_argument("--quick", action="store_true", help="tiny network, 256², 1 repeat")
     parser.add_argument("--write", help="replace the '## Inference' section of this markdown")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # JSON config: run in this process
@@ -275,7 +284,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         args.work = tmp
-        prepare(Path(tmp), args.network, args.size)
+        prepare(Path(tmp), args.network, args.size, args.checkpoint)
         configs = cpu_configs() + (gpu_configs() if torch.cuda.is_available() else [])
         results, notes = [], []
         if not torch.cuda.is_available():

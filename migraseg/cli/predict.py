@@ -68,14 +68,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="auto: ONNX Runtime on CPU when MODEL has a .onnx beside it, else PyTorch",
     )
     parser.add_argument("--overwrite", action="store_true", help="redo files already done")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (bar on a terminal, else a log line per 10 %%)",
+    )
     return parser.parse_args(argv)
 
 
 class RichProgress:
     """Two rich progress bars: files, and tiles of the current file."""
 
-    def __init__(self, n_files: int, enabled: bool):
+    def __init__(self, n_files: int, mode: str):
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -94,20 +98,31 @@ class RichProgress:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
-            disable=not enabled,
+            disable=mode != "bar",
         )
+        self.log = mode == "log"
         self.files = self.bar.add_task("files", total=n_files)
         self.tiles = self.bar.add_task("tiles", total=None)
 
     def start_file(self, path: Path, tiles: int) -> None:
         self.bar.reset(self.tiles, total=tiles, description=f"tiles of {path.name}")
+        self.name, self.total, self.done, self.logged = path.name, tiles, 0, 0
 
     def advance_tiles(self, n: int) -> None:
         self.bar.advance(self.tiles, n)
+        self.done += n
+        percent = 100 * self.done // max(self.total, 1)
+        if self.log and self.total >= 100 and percent >= self.logged + 10:
+            self.logged = percent - percent % 10  # logs (cluster jobs): a line every 10 %
+            self.console.print(
+                f"{self.name}: {self.logged} % of {self.total} tiles", highlight=False
+            )
 
     def end_file(self, report) -> None:
         if report.status == "failed":
-            self.console.print(f"[red]FAILED[/red] {report.message}", highlight=False)
+            self.console.print(
+                f"[red]FAILED[/red] {report.message}", highlight=False, soft_wrap=True
+            )
         self.bar.advance(self.files)
 
 
@@ -155,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         overwrite=args.overwrite,
     )
     paths, missing = expand_inputs(args.inputs, out)
-    show = not args.quiet and sys.stderr.isatty()
-    progress = RichProgress(len(paths) + len(missing), enabled=show)
+    mode = "off" if args.quiet else "bar" if sys.stderr.isatty() else "log"
+    progress = RichProgress(len(paths) + len(missing), mode)
     for report in missing:
         progress.end_file(report)
     with progress.bar:

@@ -19,8 +19,8 @@ from migraseg.measure.cells import cell_map
 from migraseg.measure.fibers import POSITIONS, fiber_skeleton, skeleton_length_map
 from migraseg.measure.migrasomes import Migrasome, measure_strip
 
-HALO_UM = 20.0  # ≫ the largest migrasome (3 µm) plus its ring
-STRIP_PIXELS = 16 * 2**20
+HALO_UM = 8.0  # > the largest migrasome cluster (3 µm each) plus its ring
+STRIP_PIXELS = 8 * 2**20
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.measure import find_contours, label, regionprops
+from skimage.measure import find_contours, regionprops
 
 from migraseg.constants import MIGRASOME
 from migraseg.measure.fibers import count_arms, position_class, ring_px
@@ -26,12 +26,11 @@ class Migrasome:
     outline: np.ndarray  # (n, 2) x, y polygon in ImageJ coordinates (pixel corners at integers)
 
 
-def _occupied_box(mask: np.ndarray) -> tuple[slice, slice]:
-    """Rows and columns spanning ``mask``'s True pixels, one pixel wider where possible."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    return (
-        slice(max(0, rows[0] - 1), min(mask.shape[0], rows[-1] + 2)),
-        slice(max(0, cols[0] - 1), min(mask.shape[1], cols[-1] + 2)),
+def _grown(box: tuple[slice, slice], margin: int, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """``box`` widened by ``margin`` px on every side, clipped to ``shape``."""
+    return tuple(
+        slice(max(0, b.start - margin), min(n, b.stop + margin))
+        for b, n in zip(box, shape, strict=True)
     )
 
 
@@ -53,6 +52,10 @@ def measure_strip(
 ) -> list[Migrasome]:
     """Migrasomes whose centroid lies in rows ``core`` of a strip of a label image.
 
+    Each cluster of migrasome pixels (a connected region, holes filled) is decoded into
+    instances on its own small crop: the same result as decoding the whole strip, since the
+    decoding never reaches across background, at a fraction of the cost and memory.
+
     Args:
         labels: (h, X) uint8 class ids of the strip (core rows plus a halo above and below).
         skeleton: (h, X) bool fiber skeleton of the strip.
@@ -65,36 +68,38 @@ def measure_strip(
     mask = labels == MIGRASOME
     if not mask.any():
         return []
-    rows, cols = _occupied_box(mask)
-    ids = migrasome_instances(
-        labels[rows, cols], pixel_size_um, postprocess["min_diameter_um"], postprocess["split_h_um"]
-    )
-    clusters = label(ids > 0, connectivity=2)
-    skeleton = skeleton[rows, cols]
-    channels_last = np.moveaxis(intensities()[:, rows, cols], 0, -1)
+    clusters, _ = ndi.label(ndi.binary_fill_holes(mask), structure=np.ones((3, 3)))
+    image = np.moveaxis(intensities(), 0, -1)  # (h, X, C)
     ring = ring_px(pixel_size_um)
-    boxes, arms = ndi.find_objects(clusters), {}
     found = []
-    for region in regionprops(ids, intensity_image=channels_last):
-        cy, cx = region.centroid
-        if not core[0] <= cy + rows.start < core[1]:
+    for index, box in enumerate(ndi.find_objects(clusters), start=1):
+        if box[0].stop <= core[0] or box[0].start >= core[1]:
             continue
-        cluster = int(clusters[region.coords[0, 0], region.coords[0, 1]])
-        if cluster not in arms:
-            box = boxes[cluster - 1]
-            r0, r1 = max(0, box[0].start - ring - 1), box[0].stop + ring + 1
-            c0, c1 = max(0, box[1].start - ring - 1), box[1].stop + ring + 1
-            group = clusters[r0:r1, c0:c1] == cluster
-            arms[cluster] = count_arms(group, skeleton[r0:r1, c0:c1], ring)
-        top, left = region.bbox[0] + rows.start + row_offset, region.bbox[1] + cols.start
-        found.append(
-            Migrasome(
-                y=cy + rows.start + row_offset,
-                x=cx + cols.start,
-                area_px=int(region.area),
-                intensity=[float(v) for v in np.atleast_1d(region.intensity_mean)],
-                position=position_class(arms[cluster]),
-                outline=_outline(region.image, top, left),
-            )
+        crop = _grown(box, ring + 1, mask.shape)
+        own = (clusters[crop] == index) & mask[crop]
+        ids = migrasome_instances(
+            own.astype(np.uint8) * MIGRASOME,
+            pixel_size_um,
+            postprocess["min_diameter_um"],
+            postprocess["split_h_um"],
         )
+        if not ids.any():
+            continue
+        arms = count_arms(ids > 0, skeleton[crop], ring)
+        top, left = crop[0].start, crop[1].start
+        for region in regionprops(ids, intensity_image=image[crop]):
+            cy, cx = region.centroid
+            if not core[0] <= cy + top < core[1]:
+                continue
+            r0, c0 = region.bbox[:2]
+            found.append(
+                Migrasome(
+                    y=cy + top + row_offset,
+                    x=cx + left,
+                    area_px=int(region.area),
+                    intensity=[float(v) for v in np.atleast_1d(region.intensity_mean)],
+                    position=position_class(arms),
+                    outline=_outline(region.image, r0 + top + row_offset, c0 + left),
+                )
+            )
     return found
