@@ -247,11 +247,12 @@ def table(results: list[tuple[dict, dict]], args: argparse.Namespace, extra: lis
         lines.append(
             f"MONAI peer (same eager network, tile 512, overlap 0.25, batch 4, gaussian σ = "
             f"tile/8, same normalised image): ours {speed['ours-normalised']:.2f} s vs MONAI "
-            f"{speed['monai']:.2f} s, speed ratio ours/MONAI = "
-            f"{speed['monai'] / speed['ours-normalised']:.2f}× ; max |Δp| = "
-            f"{np.abs(ours - monai).max():.2e}, labels agree on "
-            f"{(ours.argmax(0) == monai.argmax(0)).mean() * 100:.3f} % of pixels (tile "
-            "placement differs at the far edge, so seams blend slightly differently)."
+            f"{speed['monai']:.2f} s, our speed-up = "
+            f"{speed['monai'] / speed['ours-normalised']:.2f}×; probabilities differ by "
+            f"{np.abs(ours - monai).mean():.1e} on average and {np.abs(ours - monai).max():.1e} "
+            f"at most, labels agree on {(ours.argmax(0) == monai.argmax(0)).mean() * 100:.3f} % "
+            "of pixels (the remaining difference is in how each builds its Gaussian weights; "
+            "at other image sizes the tile grids differ too)."
         )
     return "\n".join(lines) + "\n"
 
@@ -266,7 +267,12 @@ def write_section(path: Path, body: str, title: str = "## Inference") -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1024, help="image side in px")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=1280,
+        help="image side in px (1280: MONAI places tiles as we do)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="resnet18")
     parser.add_argument("--checkpoint", help="a trained .ckpt instead of a random --network")
