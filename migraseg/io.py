@@ -3,17 +3,24 @@
 Every reader returns ``(array, meta)``. ``meta["pixel_size_um"]`` is the lateral pixel size in
 micrometres read from the file (OME ``PhysicalSizeX``, the ImageJ unit with the resolution tags,
 or resolution tags in centimetres/inches), or ``None`` when the file does not say.
+
+:class:`LazyTiff` reads any part of a file without loading the rest, so images far larger than
+memory can be processed strip by strip: uncompressed contiguous files through a memory map that
+is unmapped after every read (the resident set stays bounded), compressed or tiled files through
+tifffile's zarr store, which decodes only the strips or tiles a read touches.
 """
 
 from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tifffile
+import zarr
 
 from migraseg.utils.files import atomic_path
 
@@ -81,6 +88,15 @@ def pixel_size_from_tiff(tif: tifffile.TiffFile) -> float | None:
     return None
 
 
+def channel_names_from_tiff(tif: tifffile.TiffFile) -> list[str] | None:
+    """Channel names from OME ``Channel/@Name`` or ImageJ ``Labels``, or None."""
+    channels = _ome_channel_names(tif.ome_metadata) if tif.is_ome and tif.ome_metadata else None
+    if channels is None and tif.is_imagej:
+        labels = (tif.imagej_metadata or {}).get("Labels")
+        channels = list(labels) if isinstance(labels, list | tuple) else None
+    return channels
+
+
 def read_image(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
     """Read the first series of a TIFF.
 
@@ -99,10 +115,7 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
             array = series.asarray()
             axes = series.axes
             pixel_size = pixel_size_from_tiff(tif)
-            channels = _ome_channel_names(tif.ome_metadata) if tif.is_ome else None
-            if channels is None and tif.is_imagej:
-                labels = (tif.imagej_metadata or {}).get("Labels")
-                channels = list(labels) if isinstance(labels, list | tuple) else None
+            channels = channel_names_from_tiff(tif)
     except FileNotFoundError:
         raise ImageReadError(f"{path}: file not found") from None
     except Exception as err:  # tifffile raises many types for corrupt files
@@ -112,6 +125,15 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
 
 
 _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
+
+
+def _imagej_kwargs(pixel_size_um: float | None, axes: str) -> dict[str, Any]:
+    """tifffile keywords for an ImageJ hyperstack calibrated in µm (Fiji and napari read it)."""
+    kwargs: dict[str, Any] = {"imagej": True, "metadata": {"axes": axes}}
+    if pixel_size_um:
+        kwargs["resolution"] = (1.0 / pixel_size_um, 1.0 / pixel_size_um)
+        kwargs["metadata"]["unit"] = "um"
+    return kwargs
 
 
 def write_tiff(
@@ -130,13 +152,107 @@ def write_tiff(
         raise ValueError(f"{path}: array has {array.ndim} dims but axes are {axes!r}")
     kwargs: dict[str, Any] = {"compression": compression, "metadata": {"axes": axes}}
     if array.dtype.type in _IMAGEJ_DTYPES:
-        kwargs["imagej"] = True
-        if pixel_size_um:
-            kwargs["resolution"] = (1.0 / pixel_size_um, 1.0 / pixel_size_um)
-            kwargs["metadata"]["unit"] = "um"
+        kwargs.update(_imagej_kwargs(pixel_size_um, axes))
     elif pixel_size_um:
         kwargs["resolution"] = (1e4 / pixel_size_um, 1e4 / pixel_size_um)
         kwargs["resolutionunit"] = "CENTIMETER"
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, array, **kwargs)
     return Path(path)
+
+
+def write_tiff_pages(
+    path: str | os.PathLike,
+    pages: Iterable[np.ndarray],
+    shape: tuple[int, ...],
+    dtype: np.dtype | type,
+    pixel_size_um: float | None,
+    axes: str,
+    compression: str | None = "zlib",
+) -> Path:
+    """Write an ImageJ hyperstack atomically from its (Y, X) planes in C order, one at a time.
+
+    Only one plane is held in memory, so a long time-lapse is written as it is computed; if
+    ``pages`` raises, no output file appears.
+    """
+    if len(shape) != len(axes) or np.dtype(dtype).type not in _IMAGEJ_DTYPES:
+        raise ValueError(f"{path}: cannot write shape {shape} ({np.dtype(dtype)}) as {axes!r}")
+    with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, imagej=True) as writer:
+        kwargs = _imagej_kwargs(pixel_size_um, axes)
+        del kwargs["imagej"]
+        writer.write(iter(pages), shape=shape, dtype=dtype, compression=compression, **kwargs)
+    return Path(path)
+
+
+def create_tiff_memmap(
+    path: str | os.PathLike,
+    shape: tuple[int, ...],
+    dtype: np.dtype | type,
+    pixel_size_um: float | None,
+    axes: str,
+) -> np.memmap:
+    """An uncompressed ImageJ hyperstack on disk, opened as a writable memory map.
+
+    Write it through a temporary path (:func:`atomic_path`) and ``flush()`` it before renaming.
+    """
+    return tifffile.memmap(path, shape=shape, dtype=dtype, **_imagej_kwargs(pixel_size_um, axes))
+
+
+class LazyTiff:
+    """The first series of a TIFF, read part by part (use as a context manager).
+
+    Attributes:
+        path, axes (tifffile's axis codes, e.g. "TZCYX", "YXS", "IYX"), shape, dtype,
+        pixel_size_um (µm or None), channel_names (list or None).
+
+    Raises:
+        ImageReadError: the file is missing, not a TIFF, or its structure is unreadable.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        try:
+            self._tif = tifffile.TiffFile(self.path)
+        except FileNotFoundError:
+            raise ImageReadError(f"{self.path}: file not found") from None
+        except Exception as err:
+            raise ImageReadError(f"{self.path}: cannot read as TIFF ({err})") from err
+        try:
+            series = self._tif.series[0]
+            self.axes, self.shape, self.dtype = series.axes, tuple(series.shape), series.dtype
+            self.pixel_size_um = pixel_size_from_tiff(self._tif)
+            self.channel_names = channel_names_from_tiff(self._tif)
+            self._offset = series.dataoffset  # set only for uncompressed contiguous data
+            self._zarr = None if self._offset is not None else zarr.open(series.aszarr(), mode="r")
+        except Exception as err:
+            self._tif.close()
+            raise ImageReadError(f"{self.path}: cannot read as TIFF ({err})") from err
+
+    def read(self, selection: tuple[int | slice, ...]) -> np.ndarray:
+        """A copy of ``array[selection]`` in native byte order, reading only what it needs.
+
+        Raises:
+            ImageReadError: the data on disk is truncated or cannot be decoded.
+        """
+        try:
+            if self._offset is not None:
+                on_disk = self.dtype.newbyteorder(self._tif.byteorder)
+                mapped = np.memmap(
+                    self.path, on_disk, mode="r", offset=self._offset, shape=self.shape
+                )
+                part = np.array(mapped[selection])
+                del mapped  # unmap at once: mapped pages would otherwise count as resident
+            else:
+                part = np.asarray(self._zarr[selection])
+        except Exception as err:
+            raise ImageReadError(f"{self.path}: cannot read pixel data ({err})") from err
+        return part.astype(part.dtype.newbyteorder("="), copy=False)  # native byte order
+
+    def close(self) -> None:
+        self._tif.close()
+
+    def __enter__(self) -> LazyTiff:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

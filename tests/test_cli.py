@@ -49,16 +49,24 @@ def test_synth_cli_writes_a_valid_dataset(tmp_path):
 @pytest.mark.slow
 def test_export_predict_and_eval_from_the_command_line(trained, tiny_dataset, tmp_path):
     model = tmp_path / "exported.pt"
-    run(BIN / "migraseg-export", trained["checkpoint"], model)
+    out = run(BIN / "migraseg-export", trained["checkpoint"], model, "--onnx").stdout
+    assert "exported.onnx" in out and (tmp_path / "exported_card.md").is_file()
     inputs = tmp_path / "in"
     shutil.copytree(tiny_dataset / "images", inputs)
     (inputs / "broken.tif").write_bytes(b"broken")
     proc = run(BIN / "migraseg-predict", model, inputs, "--out", tmp_path / "pred", check=False)
     assert proc.returncode == 1 and "broken.tif" in proc.stderr
+    assert "6 done, 0 skipped (already done), 1 failed" in proc.stdout
+    assert "onnxruntime" in proc.stdout  # the ONNX export beside model.pt runs on CPU
     for image in (tiny_dataset / "images").glob("*.tif"):
         labels, meta = read_image(tmp_path / "pred" / f"{image.stem}_labels.tif")
         assert labels.dtype == np.uint8 and labels.shape == (128, 128)
         assert meta["pixel_size_um"] == pytest.approx(0.2)
+        assert (tmp_path / "pred" / f"{image.stem}_migrasomes.csv").is_file()
+        assert (tmp_path / "pred" / f"{image.stem}_migrasomes.zip").is_file()
+    (inputs / "broken.tif").unlink()
+    again = run(BIN / "migraseg-predict", model, inputs, "--out", tmp_path / "pred")
+    assert "0 done, 6 skipped" in again.stdout
     run(
         BIN / "migraseg-eval",
         f"model_path={model}",

@@ -98,3 +98,19 @@ def test_checkpoint_exports_to_the_same_outputs(trained, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(traced(x), net(x), atol=1e-4, rtol=1e-4)
     assert traced_meta == meta
+
+
+@pytest.mark.export
+def test_onnx_export_is_verified_and_carries_its_metadata(tiny_export, tmp_path):
+    from migraseg.export import export_onnx
+    from migraseg.inference.backends import OnnxModel
+
+    net, meta, _ = tiny_export
+    path = export_onnx(net, meta, tmp_path / "model.onnx")
+    model = OnnxModel(path)
+    assert ModelMeta.from_dict(model.meta()) == meta
+    x = torch.rand(3, 1, 96, 160)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x.numpy()), net(x).numpy(), atol=1e-4)
+    loaded, loaded_meta = load_model(path)
+    assert isinstance(loaded, OnnxModel) and loaded_meta == meta

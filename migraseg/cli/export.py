@@ -1,34 +1,93 @@
-"""migraseg-export: write a checkpoint as TorchScript that runs with torch alone."""
+"""migraseg-export: publish a checkpoint as TorchScript, ONNX and a bioimage.io package.
+
+Heavy imports happen after argument parsing, so ``--help`` is instant.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-from migraseg.export import ExportError, export_torchscript
-from migraseg.inference.loading import ModelLoadError, load_checkpoint_model
+from pathlib import Path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="migraseg-export",
         description="Export a migraseg checkpoint to TorchScript (traced, metadata embedded as "
-        "meta.json; verified against the eager model).",
+        "meta.json, verified against the eager model) and a model card <stem>_card.md; "
+        "optionally ONNX and a bioimage.io model package for deepImageJ/Fiji, ilastik, napari.",
     )
     parser.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by migraseg-train")
     parser.add_argument("output", help="output TorchScript file (.pt)")
+    parser.add_argument(
+        "--onnx", action="store_true", help="also write <stem>.onnx (checked in ONNX Runtime)"
+    )
+    parser.add_argument(
+        "--bioimageio",
+        metavar="DIR_OR_ZIP",
+        help="also write a bioimage.io package (folder, or .zip) and test it with bioimageio.core",
+    )
+    parser.add_argument(
+        "--info", help="publish info YAML: name, authors, licence, citations (configs/export.yaml)"
+    )
+    parser.add_argument(
+        "--metrics",
+        help="metrics.json for the model card (default: the checkpoint's run folder, if any)",
+    )
+    parser.add_argument(
+        "--sample-image",
+        help="TIFF at the model's pixel size for the package's test tensors and cover "
+        "(default: a simulated image)",
+    )
+    parser.add_argument(
+        "--skip-test", action="store_true", help="do not run bioimageio.core's test"
+    )
     return parser.parse_args(argv)
+
+
+def default_metrics(checkpoint: Path) -> Path | None:
+    """``<run>/metrics.json`` for ``<run>/checkpoints/<name>.ckpt``, if it exists."""
+    candidate = checkpoint.resolve().parent.parent / "metrics.json"
+    return candidate if candidate.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from migraseg.export import ExportError, export_onnx, export_torchscript
+    from migraseg.inference.loading import ModelLoadError, load_checkpoint_model
+    from migraseg.publish.info import PublishInfo
+    from migraseg.publish.model_card import load_metrics, model_card
+    from migraseg.utils.files import write_text_atomic
+
+    output, checkpoint = Path(args.output), Path(args.checkpoint)
     try:
-        net, meta = load_checkpoint_model(args.checkpoint)
-        path = export_torchscript(net, meta, args.output)
-    except (ModelLoadError, ExportError, FileNotFoundError) as err:
+        info = PublishInfo.load(args.info)
+        net, meta = load_checkpoint_model(checkpoint)
+        weights = {"torchscript": export_torchscript(net, meta, output)}
+        print(f"wrote {weights['torchscript']}")
+        if args.onnx:
+            weights["onnx"] = export_onnx(net, meta, output.with_suffix(".onnx"))
+            print(f"wrote {weights['onnx']}")
+        metrics = load_metrics(args.metrics or default_metrics(checkpoint))
+        card = model_card(meta, info, weights, metrics)
+        card_path = write_text_atomic(output.with_name(f"{output.stem}_card.md"), card)
+        print(f"wrote {card_path}")
+        if args.bioimageio:
+            from migraseg.publish.bioimageio import build_package, sample_image, validate_package
+
+            sample = sample_image(meta, args.sample_image)
+            package = build_package(net, meta, info, sample, card, args.bioimageio)
+            print(f"wrote {package}")
+            if not args.skip_test:
+                passed, report = validate_package(package)
+                if not passed:
+                    print(report, file=sys.stderr)
+                    print(f"migraseg-export: {package} failed its test", file=sys.stderr)
+                    return 1
+                print(f"{package}: passed bioimageio.core's test")
+    except (ModelLoadError, ExportError, OSError, ValueError) as err:
         print(f"migraseg-export: {err}", file=sys.stderr)
         return 1
-    print(f"wrote {path}")
     return 0
 
 

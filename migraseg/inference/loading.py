@@ -1,17 +1,24 @@
-"""Load a trained model from a Lightning checkpoint or an exported TorchScript file."""
+"""Load a trained model: a Lightning checkpoint, an exported TorchScript file or an ONNX file.
+
+On CPU, a TorchScript file with an ONNX export beside it (``model.pt`` + ``model.onnx``) runs in
+ONNX Runtime (faster there); ``backend="torch"`` keeps PyTorch.
+"""
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from migraseg.inference.backends import OnnxModel, resolve_device
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import build_model
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
+BACKENDS = ("auto", "torch", "onnx")
 
 
 class ModelLoadError(ValueError):
@@ -40,14 +47,43 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
 def load_torchscript_model(path: Path) -> tuple[torch.jit.ScriptModule, ModelMeta]:
     """Traced network and the metadata embedded as ``meta.json``."""
     extra = {"meta.json": ""}
-    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    with warnings.catch_warnings():  # users cannot act on torch's TorchScript deprecation
+        warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", FutureWarning)
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     if not extra["meta.json"]:
         raise ModelLoadError(f"{path}: TorchScript file has no embedded meta.json")
     return module.eval(), ModelMeta.from_dict(json.loads(extra["meta.json"]))
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
-    """Load by suffix: ``.ckpt`` (Lightning) or ``.pt``/``.pth``/``.torchscript`` (TorchScript).
+def load_onnx_model(path: Path) -> tuple[OnnxModel, ModelMeta]:
+    """ONNX Runtime session and the metadata stored in the file's ``meta.json`` property."""
+    model = OnnxModel(path)
+    return model, ModelMeta.from_dict(model.meta())
+
+
+def choose_model_file(path: str | Path, backend: str = "auto", device: str = "auto") -> Path:
+    """The file to load: ``path``, or the ONNX export beside a TorchScript ``path`` on CPU.
+
+    Raises:
+        ModelLoadError: unknown backend, or ``backend="onnx"`` without an ONNX file.
+    """
+    path = Path(path)
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if path.suffix == ".onnx" or backend == "torch":
+        return path
+    sibling = path.with_suffix(".onnx")
+    on_cpu = resolve_device(device).type == "cpu"
+    if path.suffix in TORCHSCRIPT_SUFFIXES and sibling.is_file() and (on_cpu or backend == "onnx"):
+        return sibling
+    if backend == "onnx":
+        raise ModelLoadError(f"{path}: no {sibling.name} beside it; run migraseg-export --onnx")
+    return path
+
+
+def load_model(path: str | Path) -> tuple[nn.Module | OnnxModel, ModelMeta]:
+    """Load by suffix: ``.ckpt`` (Lightning), ``.pt``/``.pth``/``.torchscript`` (TorchScript) or
+    ``.onnx`` (ONNX Runtime, CPU).
 
     Raises:
         ModelLoadError: missing file, unknown suffix, or a file that is not a migraseg model.
@@ -55,15 +91,15 @@ def load_model(path: str | Path) -> tuple[nn.Module, ModelMeta]:
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
+    loaders = {".ckpt": load_checkpoint_model, ".onnx": load_onnx_model}
+    loaders.update(dict.fromkeys(TORCHSCRIPT_SUFFIXES, load_torchscript_model))
+    if path.suffix not in loaders:
+        raise ModelLoadError(
+            f"{path}: unknown model suffix (use .ckpt, .onnx or {', '.join(TORCHSCRIPT_SUFFIXES)})"
+        )
     try:
-        if path.suffix == ".ckpt":
-            return load_checkpoint_model(path)
-        if path.suffix in TORCHSCRIPT_SUFFIXES:
-            return load_torchscript_model(path)
+        return loaders[path.suffix](path)
     except ModelLoadError:
         raise
     except Exception as err:
         raise ModelLoadError(f"{path}: cannot load model ({type(err).__name__}: {err})") from err
-    raise ModelLoadError(
-        f"{path}: unknown model suffix (use .ckpt or {', '.join(TORCHSCRIPT_SUFFIXES)})"
-    )

@@ -1,29 +1,68 @@
-"""Predictor: rescale to the model's pixel size, normalise, tile, blend, map back."""
+"""Predictor: rescale to the model's pixel size, normalise, tile, blend, map back — in strips.
+
+The image is never held as one float array. Rows are read from a :class:`RowSource` as the
+sliding window reaches them, rescaled to the model's grid, normalised with whole-image
+percentiles, and predicted one row of tiles at a time; rows no later tile can touch are
+finished, mapped back to the input grid and handed on. Memory therefore grows with the image
+*width* (≈ (K + C + 1) × 2 tile heights × width × 4 bytes), not its area, and the result equals
+whole-image processing: the strip logic only decides *when* a row is computed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-import torch
-from skimage.transform import resize
 from torch import nn
 
-from migraseg.inference.loading import load_model
+from migraseg.inference.backends import OnnxModel, make_runner
+from migraseg.inference.loading import choose_model_file, load_model
+from migraseg.inference.resample import LinearResampler, model_grid_shape
 from migraseg.inference.tiling import gaussian_weights, padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
-from migraseg.normalization import percentile_normalize
 from migraseg.postprocess import migrasome_instances
 
+MAX_PERCENTILE_SAMPLES = 4_000_000  # as migraseg.normalization: percentiles from a subsample
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+
+def subsample_step(height: int, width: int) -> int:
+    """Stride of the regular subsample used for percentiles (1 up to 4 MP)."""
+    return max(1, int(np.sqrt(height * width / MAX_PERCENTILE_SAMPLES)))
+
+
+class RowSource(Protocol):
+    """A 2D image of C channels that can be read a run of rows at a time."""
+
+    shape: tuple[int, int]  # (Y, X) in px
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        """Rows ``[y0, y1)``: (C, y1 - y0, X), any real dtype."""
+        ...
+
+    def subsample(self, step: int) -> np.ndarray:
+        """Every ``step``-th row and column: (C, ⌈Y/step⌉, ⌈X/step⌉)."""
+        ...
+
+
+class ArraySource:
+    """A :class:`RowSource` over an image (C, Y, X) in memory."""
+
+    def __init__(self, image: np.ndarray):
+        if image.ndim != 3:
+            raise ValueError(f"expected an image (C, Y, X), got shape {image.shape}")
+        if image.dtype.kind == "f" and not np.isfinite(image).all():
+            raise ValueError("image contains NaN or infinite values")
+        self.image, self.shape = image, image.shape[1:]
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        return self.image[:, y0:y1]
+
+    def subsample(self, step: int) -> np.ndarray:
+        return self.image[:, ::step, ::step]
 
 
 @dataclass
@@ -39,9 +78,10 @@ class Predictor:
     """Runs a segmentation network on whole images of any size.
 
     Args:
-        net: network (eager or TorchScript) mapping (N, C, H, W) to logits (N, K, H, W).
+        net: eager or TorchScript network mapping (N, C, H, W) to logits (N, K, H, W), or an
+            :class:`~migraseg.inference.backends.OnnxModel`.
         meta: the model's metadata (pixel size, normalisation, channels, post-processing).
-        device: "auto", "cpu", "cuda", "cuda:1", ...
+        device: "auto", "cpu", "cuda", "cuda:1", ... (ONNX models: CPU only).
         tile_size: side of the sliding window in pixels at the model's pixel size (multiple of 32).
         overlap: fraction of a tile that neighbouring tiles share.
         batch_size: tiles per forward pass.
@@ -50,7 +90,7 @@ class Predictor:
 
     def __init__(
         self,
-        net: nn.Module,
+        net: nn.Module | OnnxModel,
         meta: ModelMeta,
         device: str = "auto",
         tile_size: int = 512,
@@ -60,98 +100,154 @@ class Predictor:
     ):
         if tile_size % OUTPUT_STRIDE:
             raise ValueError(f"tile_size must be a multiple of {OUTPUT_STRIDE}, got {tile_size}")
-        self.device = resolve_device(device)
-        self.net = net.to(self.device).eval()
+        self.runner = make_runner(net, device, tta)
         self.meta = meta
-        self.tile_size, self.overlap, self.batch_size, self.tta = (
-            tile_size,
-            overlap,
-            batch_size,
-            tta,
-        )
+        self.tile_size, self.overlap, self.batch_size = tile_size, overlap, batch_size
 
     @classmethod
-    def from_path(cls, path: str | Path, **kwargs) -> Predictor:
-        """Load a ``.ckpt`` or TorchScript file (see :func:`load_model`)."""
-        net, meta = load_model(path)
+    def from_path(cls, path: str | Path, backend: str = "auto", **kwargs) -> Predictor:
+        """Load a ``.ckpt``, TorchScript or ONNX file (see :func:`choose_model_file`)."""
+        device = kwargs.get("device", "auto")
+        net, meta = load_model(choose_model_file(path, backend, device))
         return cls(net, meta, **kwargs)
 
-    # --- model-grid inference -------------------------------------------------------------
-    @torch.inference_mode()
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Softmax probabilities of a batch (N, C, H, W), flip-averaged when ``tta``."""
-        with torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
-        ):
-            flips = ((), (-1,), (-2,), (-2, -1)) if self.tta else ((),)
-            total = None
-            for dims in flips:
-                x = batch.flip(dims) if dims else batch
-                probs = torch.softmax(self.net(x).float(), dim=1)
-                probs = probs.flip(dims) if dims else probs
-                total = probs if total is None else total + probs
-        return total / len(flips)
+    # --- the model's grid -----------------------------------------------------------------
+    def _tile_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
+        return (
+            min(self.tile_size, padded_size(shape[0], OUTPUT_STRIDE)),
+            min(self.tile_size, padded_size(shape[1], OUTPUT_STRIDE)),
+        )
 
-    def _tiles(self, shape: tuple[int, int], tile: tuple[int, int]) -> Iterator[tuple[int, int]]:
-        for y in tile_starts(shape[0], tile[0], self.overlap):
-            for x in tile_starts(shape[1], tile[1], self.overlap):
-                yield y, x
+    def count_tiles(self, shape: tuple[int, int], pixel_size_um: float) -> int:
+        """Tiles the sliding window runs over an image of ``shape`` (Y, X) px (progress bars)."""
+        grid = model_grid_shape(shape, pixel_size_um / self.meta.pixel_size_um)
+        tile = self._tile_shape(grid)
+        ys = tile_starts(max(grid[0], tile[0]), tile[0], self.overlap)
+        xs = tile_starts(max(grid[1], tile[1]), tile[1], self.overlap)
+        return len(ys) * len(xs)
+
+    def stream_model_grid(
+        self,
+        model_rows: Callable[[int, int], np.ndarray],
+        shape: tuple[int, int],
+        on_tiles: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Blended probabilities of a normalised image on the model's grid, in row blocks.
+
+        Args:
+            model_rows: ``(y0, y1) -> (C, y1 - y0, X)`` float32 normalised rows; ``y1`` may pass
+                the image's end (the rows beyond are padded here).
+            shape: (Y, X) of the image on the model's grid.
+            on_tiles: called with the number of tiles after each row of tiles.
+
+        Yields:
+            ``(y0, probs)`` with probs (K, h, X) float32 for rows ``[y0, y0 + h)``, in order.
+        """
+        height, width = shape
+        tile = self._tile_shape(shape)
+        ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
+        pad_mode = "reflect" if min(height, width) > max(ph, pw) else "edge"
+        ys = tile_starts(height + ph, tile[0], self.overlap)
+        xs = tile_starts(width + pw, tile[1], self.overlap)
+        weights = gaussian_weights(*tile)
+        n_classes = len(self.meta.class_names)
+        acc = np.zeros((n_classes, 0, width + pw), np.float32)
+        norm = np.zeros((0, width + pw), np.float32)
+        base = 0
+        for i, y in enumerate(ys):
+            grow = y + tile[0] - base - acc.shape[1]
+            if grow > 0:
+                acc = np.pad(acc, ((0, 0), (0, grow), (0, 0)))
+                norm = np.pad(norm, ((0, grow), (0, 0)))
+            strip = model_rows(y, min(y + tile[0], height))
+            if ph or pw:
+                strip = np.pad(strip, ((0, 0), (0, tile[0] - strip.shape[1]), (0, pw)), pad_mode)
+            for j in range(0, len(xs), self.batch_size):
+                starts = xs[j : j + self.batch_size]
+                batch = np.stack([strip[:, :, x : x + tile[1]] for x in starts])
+                for x, probs in zip(starts, self.runner(batch), strict=True):
+                    acc[:, y - base : y - base + tile[0], x : x + tile[1]] += probs * weights
+                    norm[y - base : y - base + tile[0], x : x + tile[1]] += weights
+            if on_tiles:
+                on_tiles(len(xs))
+            done = (ys[i + 1] if i + 1 < len(ys) else height + ph) - base
+            rows = min(done, height - base)
+            if rows > 0:
+                yield base, acc[:, :rows, :width] / norm[:rows, :width]
+            acc, norm, base = acc[:, done:].copy(), norm[done:].copy(), base + done
 
     def sliding_window(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (K, Y, X) float32 of a normalised image (C, Y, X) at the model's grid."""
-        _, height, width = image.shape
-        tile = (
-            min(self.tile_size, padded_size(height, OUTPUT_STRIDE)),
-            min(self.tile_size, padded_size(width, OUTPUT_STRIDE)),
-        )
-        ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
-        if ph or pw:
-            mode = "reflect" if min(height, width) > max(ph, pw) else "edge"
-            image = np.pad(image, ((0, 0), (0, ph), (0, pw)), mode=mode)
-        shape = image.shape[1:]
-        weights = torch.from_numpy(gaussian_weights(*tile))
-        n_classes = len(self.meta.class_names)
-        acc = torch.zeros((n_classes, *shape), dtype=torch.float32)
-        norm = torch.zeros(shape, dtype=torch.float32)
-        starts = list(self._tiles(shape, tile))
-        for i in range(0, len(starts), self.batch_size):
-            chunk = starts[i : i + self.batch_size]
-            batch = np.stack([image[:, y : y + tile[0], x : x + tile[1]] for y, x in chunk])
-            probs = self._forward(torch.from_numpy(batch).to(self.device)).cpu()
-            for (y, x), p in zip(chunk, probs, strict=True):
-                acc[:, y : y + tile[0], x : x + tile[1]] += p * weights
-                norm[y : y + tile[0], x : x + tile[1]] += weights
-        return (acc / norm)[:, :height, :width].numpy()
+        blocks = self.stream_model_grid(lambda y0, y1: image[:, y0:y1], image.shape[1:])
+        return np.concatenate([probs for _, probs in blocks], axis=1)
 
-    # --- input-grid inference -------------------------------------------------------------
-    def probabilities(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
-        """Class probabilities (K, Y, X) on the input's grid for a raw image (C, Y, X).
+    # --- the input's grid -----------------------------------------------------------------
+    def stream(
+        self,
+        source: RowSource,
+        pixel_size_um: float,
+        on_tiles: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Class probabilities of a raw image on its own grid, in row blocks.
 
-        The image is rescaled to the model's pixel size, normalised as in training, predicted
-        tile by tile, and the probabilities are resized back to the input's shape.
+        The image is rescaled to the model's pixel size, normalised as in training (percentiles
+        of the whole image, from a regular subsample above 4 MP), predicted tile by tile, and
+        the probabilities are resized back to the input's grid.
+
+        Yields:
+            ``(y0, probs)`` with probs (K, h, X) float32 for input rows ``[y0, y0 + h)``.
         """
+        if not pixel_size_um or pixel_size_um <= 0:
+            raise ValueError("pixel size unknown: pass pixel_size_um (µm per pixel)")
+        height, width = source.shape
+        grid = model_grid_shape((height, width), pixel_size_um / self.meta.pixel_size_um)
+        pairs = list(zip(source.shape, grid, strict=True))
+        to_model = [LinearResampler.create(n, m) for n, m in pairs]
+        back = [LinearResampler.create(m, n, anti_alias=False) for n, m in pairs]
+        norm = self.meta.normalization
+        sample = source.subsample(subsample_step(height, width)).astype(np.float32)
+        if sample.shape[0] != self.meta.in_channels:
+            raise ValueError(
+                f"expected an image (C={self.meta.in_channels}, Y, X), got {sample.shape[0]} "
+                "channel(s)"
+            )
+        low, high = np.percentile(sample, (norm["low"], norm["high"]), axis=(1, 2))
+        offset = low[:, None, None].astype(np.float32)
+        scale = np.maximum(high - low, 1e-6)[:, None, None].astype(np.float32)
+
+        def model_rows(y0: int, y1: int) -> np.ndarray:
+            in0, in1 = to_model[0].input_range(y0, y1)
+            rows = to_model[0].apply(source.rows(in0, in1), 1, y0, y1, in0)
+            return (to_model[1].apply(rows, 2, 0, grid[1], 0) - offset) / scale
+
+        blocks = self.stream_model_grid(model_rows, grid, on_tiles)
+        if grid == (height, width):
+            yield from blocks
+            return
+        buffer, buffer_y0, next_row = None, 0, 0
+        for y0, block in blocks:
+            if buffer is None:
+                buffer, buffer_y0 = block, y0
+            else:
+                buffer = np.concatenate([buffer, block], axis=1)
+            end = y0 + block.shape[1]
+            ready = height if end == grid[0] else back[0].outputs_ready(end)
+            if ready > next_row:
+                rows = back[0].apply(buffer, 1, next_row, ready, buffer_y0)
+                yield next_row, back[1].apply(rows, 2, 0, width, 0)
+                next_row = ready
+                if next_row < height:
+                    keep = min(int(back[0].lo[next_row]) - buffer_y0, buffer.shape[1])
+                    buffer, buffer_y0 = buffer[:, keep:], buffer_y0 + keep
+
+    def probabilities(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
+        """Class probabilities (K, Y, X) float32 on the input's grid for a raw image (C, Y, X)."""
         if image.ndim != 3 or image.shape[0] != self.meta.in_channels:
             raise ValueError(
                 f"expected an image (C={self.meta.in_channels}, Y, X), got shape {image.shape}"
             )
-        if not pixel_size_um or pixel_size_um <= 0:
-            raise ValueError("pixel size unknown: pass pixel_size_um (µm per pixel)")
-        shape = image.shape[1:]
-        factor = pixel_size_um / self.meta.pixel_size_um
-        work = image.astype(np.float32)
-        if abs(factor - 1) > 0.01:
-            size = tuple(max(1, round(s * factor)) for s in shape)
-            work = resize(
-                work, (work.shape[0], *size), order=1, preserve_range=True, anti_aliasing=factor < 1
-            )
-        norm = self.meta.normalization
-        work = percentile_normalize(work, norm["low"], norm["high"])
-        probs = self.sliding_window(work)
-        if probs.shape[1:] != shape:
-            probs = resize(
-                probs, (probs.shape[0], *shape), order=1, preserve_range=True, anti_aliasing=False
-            ).astype(np.float32)
-        return probs
+        blocks = self.stream(ArraySource(image), pixel_size_um)
+        return np.concatenate([probs for _, probs in blocks], axis=1)
 
     def predict(self, image: np.ndarray, pixel_size_um: float) -> Prediction:
         """Labels, migrasome instances and probabilities of a raw image (C, Y, X)."""

@@ -1,0 +1,1 @@
+"""Measurements of predicted label images: migrasome tables, fibers, cells, ROI sets."""

@@ -1,0 +1,73 @@
+"""Retraction-fiber skeletons: their length, and where a migrasome sits on them.
+
+A migrasome's position is read off the fiber skeleton around it: the number of fiber *arms*
+that leave it (connected pieces of skeleton in a thin ring around the outline of the migrasome,
+or of the cluster of touching migrasomes it is part of) is 0 when it is detached, 1 at a fiber
+tip, 2 along a fiber and 3 or more at a branch point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.measure import label
+from skimage.morphology import disk, skeletonize
+
+from migraseg.constants import FIBER
+
+POSITIONS = ("detached", "fiber_tip", "along_fiber", "branch_point")
+RING_UM = 0.3  # how far from a migrasome's outline fiber arms are looked for
+
+
+def fiber_skeleton(labels: np.ndarray) -> np.ndarray:
+    """One-pixel-wide skeleton (Y, X) bool of the fiber class of a label image."""
+    return skeletonize(labels == FIBER)
+
+
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``out[y, x] = mask[y + dy, x + dx]``, False outside."""
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    return padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+
+def skeleton_length_map(skeleton: np.ndarray) -> np.ndarray:
+    """Each skeleton pixel's share (px) of the skeleton's length; sum it over any region.
+
+    Neighbouring skeleton pixels are joined by steps of 1 (edge neighbours) or √2 (corner
+    neighbours, unless an edge neighbour of both already joins them, as at every bend of an
+    8-connected line); each pixel takes half of each of its steps. A straight line of n pixels
+    measures n − 1.
+    """
+    skeleton = skeleton.astype(bool)
+    length = np.zeros(skeleton.shape, np.float32)
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        length += 0.5 * (skeleton & _shift(skeleton, dy, dx))
+    for dy, dx in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        step = skeleton & _shift(skeleton, dy, dx)
+        step &= ~_shift(skeleton, dy, 0) & ~_shift(skeleton, 0, dx)
+        length += 0.5 * np.sqrt(2) * step
+    return length * skeleton
+
+
+def ring_px(pixel_size_um: float) -> int:
+    return max(2, round(RING_UM / pixel_size_um))
+
+
+def count_arms(group: np.ndarray, skeleton: np.ndarray, ring: int) -> int:
+    """Fiber arms leaving a migrasome, or the cluster of touching migrasomes it belongs to.
+
+    A cluster (two vesicles grown at one fiber tip) shares its position: both are at the tip.
+
+    Args:
+        group: (h, w) bool mask of the migrasome's cluster, with ``ring`` px of margin if it can.
+        skeleton: (h, w) bool fiber skeleton on the same crop.
+        ring: ring width in px.
+    """
+    around = ndi.binary_dilation(group, structure=disk(ring)) & ~group
+    return int(label(skeleton & around, connectivity=2).max())
+
+
+def position_class(arms: int) -> str:
+    """``detached`` (0 arms), ``fiber_tip`` (1), ``along_fiber`` (2), ``branch_point`` (≥ 3)."""
+    return POSITIONS[min(arms, 3)]

@@ -1,0 +1,1 @@
+"""Publishing trained models: bioimage.io packages and model cards."""

@@ -1,0 +1,240 @@
+"""bioimage.io model packages (spec 0.5) that deepImageJ/Fiji, ilastik and napari can run.
+
+The package holds TorchScript weights of the network *with a softmax appended* (spec 0.5 has
+no portable softmax post-processing), the percentile normalisation as a ``scale_range``
+pre-processing step, a test input and the output migraseg itself computes for it, a cover
+image, the model card as README (with its ``# Validation`` section), licence, citations with a
+DOI only and authors from the publish info. URLs are avoided on purpose: bioimageio.core would
+resolve them over the network while testing (../shared/STACK.md), and the test must run offline.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from migraseg.export import check_outputs, sha256_file
+from migraseg.io import write_tiff
+from migraseg.model_meta import ModelMeta
+from migraseg.models.factory import OUTPUT_STRIDE
+from migraseg.publish.info import PublishInfo
+
+HALO_PX = 16  # border of each output tile that tilers should discard
+
+
+class WithSoftmax(nn.Module):
+    """The network followed by a softmax over classes: (N, C, H, W) → (N, K, H, W) in [0, 1]."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(x), dim=1)
+
+
+def normalize(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """bioimage.io's ``scale_range`` per channel over (y, x): (x − p_low) / (p_high − p_low + ε)."""
+    lo, hi = np.percentile(image, (low, high), axis=(-2, -1), keepdims=True)
+    return ((image - lo) / (hi - lo + 1e-6)).astype(np.float32)
+
+
+def write_cover(path: Path, image: np.ndarray, probs: np.ndarray) -> Path:
+    """A 2:1 PNG: the input (first channel) beside the predicted classes in colour."""
+    from skimage.io import imsave
+
+    gray = image[0].astype(np.float32)
+    lo, hi = np.percentile(gray, (1, 99.8))
+    gray = np.clip((gray - lo) / max(hi - lo, 1e-6), 0, 1)
+    palette = np.array([[0, 0, 0], [70, 110, 200], [250, 200, 40], [230, 40, 90]], np.float32)
+    colours = palette[probs.argmax(0) % len(palette)] / 255
+    left = np.repeat(gray[..., None], 3, axis=-1)
+    imsave(path, (np.concatenate([left, colours], axis=1) * 255).astype(np.uint8))
+    return path
+
+
+def _trace_with_softmax(net: nn.Module, meta: ModelMeta, path: Path) -> nn.Module:
+    wrapped = WithSoftmax(net.eval().cpu()).eval()
+    size = max(meta.patch_size, 2 * OUTPUT_STRIDE)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", FutureWarning)
+        traced = torch.jit.trace(wrapped, torch.rand(1, meta.in_channels, size, size))
+        check = torch.rand(1, meta.in_channels, size + OUTPUT_STRIDE, size)
+        check_outputs(wrapped(check), traced(check), "traced TorchScript (softmax)")
+        torch.jit.save(traced, str(path))
+    return traced
+
+
+def _axes(meta: ModelMeta, v: object) -> tuple[list, list]:
+    """Input and output axes: batch, channel, y, x (sizes: min 64 px, steps of 32 px)."""
+    space = {"scale": meta.pixel_size_um, "unit": "micrometer"}
+    size = v.ParameterizedSize(min=2 * OUTPUT_STRIDE, step=OUTPUT_STRIDE)
+    names = meta.channel_names or [f"channel{i}" for i in range(meta.in_channels)]
+    inputs = [
+        v.BatchAxis(),
+        v.ChannelAxis(channel_names=[v.Identifier(n) for n in names]),
+        v.SpaceInputAxis(id=v.AxisId("y"), size=size, **space),
+        v.SpaceInputAxis(id=v.AxisId("x"), size=size, **space),
+    ]
+    outputs = [
+        v.BatchAxis(),
+        v.ChannelAxis(channel_names=[v.Identifier(n) for n in meta.class_names]),
+        *(
+            v.SpaceOutputAxisWithHalo(
+                id=v.AxisId(a),
+                halo=HALO_PX,
+                size=v.SizeReference(tensor_id=v.TensorId("raw"), axis_id=v.AxisId(a)),
+                **space,
+            )
+            for a in ("y", "x")
+        ),
+    ]
+    return inputs, outputs
+
+
+def build_package(
+    net: nn.Module,
+    meta: ModelMeta,
+    info: PublishInfo,
+    sample: np.ndarray,
+    readme: str,
+    output: str | Path,
+) -> Path:
+    """Write a bioimage.io package: a folder (``output`` without suffix) or a ``.zip``.
+
+    Args:
+        net: the eager network (logits).
+        meta: its metadata.
+        info: descriptive fields.
+        sample: a raw test image (C, Y, X) at the model's pixel size, Y and X multiples of 32.
+        readme: markdown documentation (the model card).
+        output: destination folder or ``.zip`` file.
+
+    Returns:
+        The folder's ``rdf.yaml`` or the zip file.
+    """
+    import bioimageio.spec.model.v0_5 as v
+    from bioimageio.spec import save_bioimageio_package, save_bioimageio_package_as_folder
+
+    if sample.shape[1] % OUTPUT_STRIDE or sample.shape[2] % OUTPUT_STRIDE:
+        raise ValueError(f"test image sides must be multiples of {OUTPUT_STRIDE}: {sample.shape}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        traced = _trace_with_softmax(net, meta, work / "weights_torchscript.pt")
+        test_input = sample[None].astype(np.float32)
+        norm = meta.normalization
+        with torch.no_grad():
+            x = torch.from_numpy(normalize(test_input, norm["low"], norm["high"]))
+            test_output = traced(x).numpy()
+        np.save(work / "test_input.npy", test_input)
+        np.save(work / "test_output.npy", test_output)
+        write_tiff(work / "sample_input.tif", test_input[0], meta.pixel_size_um, axes="CYX")
+        write_tiff(work / "sample_output.tif", test_output[0], meta.pixel_size_um, axes="CYX")
+        write_cover(work / "cover.png", sample, test_output[0])
+        digest = sha256_file(work / "weights_torchscript.pt")
+        readme += "\nPackage weights `weights_torchscript.pt` (network + softmax): SHA-256 "
+        readme += f"`{digest}`.\n"
+        (work / "README.md").write_text(readme, encoding="utf-8")
+        (work / "meta.json").write_text(meta.to_json(), encoding="utf-8")
+        input_axes, output_axes = _axes(meta, v)
+        scale = v.ScaleRangeDescr(
+            kwargs=v.ScaleRangeKwargs(
+                axes=[v.AxisId("y"), v.AxisId("x")],
+                min_percentile=norm["low"],
+                max_percentile=norm["high"],
+            )
+        )
+        description = v.ModelDescr(
+            name=info.name,
+            description=" ".join(info.description.split()),
+            authors=[v.Author(**a) for a in info.authors],
+            cite=[v.CiteEntry(text=c["text"], doi=v.Doi(str(c["doi"]))) for c in info.cite],
+            license=v.LicenseId(info.license),
+            version=v.Version(info.version),
+            tags=list(info.tags),
+            documentation=v.FileDescr(source=work / "README.md"),
+            covers=[v.FileDescr(source=work / "cover.png")],
+            attachments=[v.FileDescr(source=work / "meta.json")],
+            inputs=[
+                v.InputTensorDescr(
+                    id=v.TensorId("raw"),
+                    axes=input_axes,
+                    test_tensor=v.FileDescr(source=work / "test_input.npy"),
+                    sample_tensor=v.FileDescr(source=work / "sample_input.tif"),
+                    preprocessing=[scale],
+                )
+            ],
+            outputs=[
+                v.OutputTensorDescr(
+                    id=v.TensorId("probabilities"),
+                    axes=output_axes,
+                    test_tensor=v.FileDescr(source=work / "test_output.npy"),
+                    sample_tensor=v.FileDescr(source=work / "sample_output.tif"),
+                    data=v.IntervalOrRatioDataDescr(type="float32", range=(0.0, 1.0)),
+                )
+            ],
+            weights=v.WeightsDescr(
+                torchscript=v.TorchscriptWeightsDescr(
+                    source=work / "weights_torchscript.pt",
+                    pytorch_version=v.Version(torch.__version__.split("+")[0]),
+                )
+            ),
+        )
+        output = Path(output)
+        if output.suffix == ".zip":
+            return Path(save_bioimageio_package(description, output_path=output))
+        folder = save_bioimageio_package_as_folder(description, output_path=output)
+        return Path(folder) / "rdf.yaml"
+
+
+def validate_package(source: str | Path) -> tuple[bool, str]:
+    """Run bioimageio.core's model test (format + inference on the test tensors) offline.
+
+    Returns:
+        ``(passed, report)`` where ``report`` is the validation summary as text.
+    """
+    from bioimageio.core import test_model
+
+    with warnings.catch_warnings():  # bioimageio.core loads TorchScript, which torch deprecates
+        warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", FutureWarning)
+        summary = test_model(str(source))
+    return summary.status == "passed", summary.format()
+
+
+def sample_image(meta: ModelMeta, path: str | Path | None = None, size: int = 256) -> np.ndarray:
+    """A test image (C, size, size) for the package: the centre of ``path`` (a TIFF at the
+    model's pixel size), or else a simulated image at the model's pixel size.
+
+    Raises:
+        ValueError: the TIFF is smaller than 64 px or has the wrong channel count, or there is no
+            simulator for the model's modality (pass ``path``).
+    """
+    if path is not None:
+        from migraseg.data.contract import image_to_cyx
+        from migraseg.io import read_image
+
+        image, info = read_image(path)
+        image = image_to_cyx(image, info["axes"])
+        side = min(size, *(s // OUTPUT_STRIDE * OUTPUT_STRIDE for s in image.shape[1:]))
+        if side < 2 * OUTPUT_STRIDE or image.shape[0] != meta.in_channels:
+            raise ValueError(f"{path}: need ≥ 64×64 px and {meta.in_channels} channel(s)")
+        top, left = ((s - side) // 2 for s in image.shape[1:])
+        return image[:, top : top + side, left : left + side]
+    from dataclasses import replace
+
+    from migraseg.synth.generator import make_sample
+    from migraseg.synth.params import SynthConfig
+
+    base = SynthConfig(modality=meta.modality)
+    optics = replace(
+        base.confocal,
+        image_size_px=(size, size),
+        pixel_size_um=(meta.pixel_size_um, meta.pixel_size_um),
+    )
+    image = make_sample(replace(base, confocal=optics), seed=0, index=0).image
+    return np.repeat(image, meta.in_channels, axis=0) if image.shape[0] == 1 else image

@@ -1,0 +1,124 @@
+"""Model cards: what a model is, what it was trained on, how good it is, and how to check it.
+
+The same markdown is the model's ``model_card.md`` beside the exported weights and the README of
+its bioimage.io package (which wants a ``# Validation`` section).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from migraseg.export import sha256_file
+from migraseg.model_meta import ModelMeta
+from migraseg.publish.info import PublishInfo
+
+
+def load_metrics(path: str | Path | None) -> dict[str, Any] | None:
+    """A ``metrics.json`` from ``migraseg-train``/``migraseg-eval``, or None if absent."""
+    if path is None or not Path(path).is_file():
+        return None
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _metrics_table(metrics: dict[str, Any]) -> list[str]:
+    sets = metrics.get("sets", {})
+    keys = sorted({k for result in sets.values() for k in result.get("headline", {})})
+    if not keys:
+        return ["No headline metrics in the metrics file."]
+    lines = ["| metric | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    for key in keys:
+        cells = []
+        for result in sets.values():
+            value = result.get("headline", {}).get(key)
+            cells.append("–" if value is None else f"{value:.3f}")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    counts = ", ".join(f"{name}: {r.get('n_images', '?')} images" for name, r in sets.items())
+    return [*lines, "", f"Evaluated on {counts}."]
+
+
+def model_card(
+    meta: ModelMeta,
+    info: PublishInfo,
+    weights: dict[str, Path],
+    metrics: dict[str, Any] | None = None,
+) -> str:
+    """Markdown model card.
+
+    Args:
+        meta: the model's metadata.
+        info: descriptive fields (authors, licence, intended use, ...).
+        weights: format name → weight file; each gets its SHA-256.
+        metrics: a metrics.json dictionary (its ``sets`` → ``headline`` numbers), if any.
+    """
+    arch = meta.model
+    channels = ", ".join(meta.channel_names) or f"{meta.in_channels} (unnamed)"
+    norm = meta.normalization
+    lines = [
+        f"# {info.name}",
+        "",
+        info.description.strip(),
+        "",
+        "## Model",
+        "",
+        f"- Architecture: {arch.get('arch', 'unet')} with a {arch.get('encoder_name', '?')} "
+        f"encoder (depth {arch.get('encoder_depth', '?')}), trained with migraseg "
+        f"{meta.migraseg_version} (git {meta.git_sha or 'unknown'}, config sha256 "
+        f"{meta.config_sha256[:12] or 'unknown'}).",
+        f"- Input: {meta.in_channels} channel(s) ({channels}), 2D, any size (multiples of 32 px "
+        f"inside the network); pixel size **{meta.pixel_size_um} µm/px** — rescale other images "
+        "to it (migraseg-predict does).",
+        f"- Normalisation: per image and channel, percentiles {norm['low']}–{norm['high']} "
+        "mapped to 0–1 (not clipped).",
+        "- Output: logits per class (TorchScript/ONNX) or softmax probabilities "
+        "(bioimage.io package); classes:",
+        "",
+        "| id | class |",
+        "|---|---|",
+        *(f"| {i} | {name} |" for i, name in enumerate(meta.class_names)),
+        "",
+        f"- Migrasome instances: holes filled, objects under {meta.postprocess['min_diameter_um']} "
+        f"µm dropped, touching ones split (distance watershed, h = "
+        f"{meta.postprocess['split_h_um']} µm).",
+        "",
+        "## Training data",
+        "",
+        f"Dataset `{meta.dataset or 'unknown'}` ({meta.modality}), {meta.pixel_size_um} µm/px, "
+        f"training patches of {meta.patch_size}² px.",
+        "",
+        "## Validation",
+        "",
+        *(_metrics_table(metrics) if metrics else ["No metrics.json was given at export."]),
+        "",
+        "Check the model on your own annotated images before trusting it: "
+        "`migraseg-eval model_path=model.pt data_root=<your dataset> split=all` scores pixels "
+        "(Dice), fibers (clDice) and migrasomes as objects (F1 at IoU 0.5, count error).",
+        "",
+        "## Intended use",
+        "",
+        info.intended_use.strip() or "Not stated.",
+        "",
+        "## Limitations",
+        "",
+        info.limitations.strip() or "Not stated.",
+        "",
+        "## Weights",
+        "",
+        "| format | file | SHA-256 |",
+        "|---|---|---|",
+        *(f"| {fmt} | `{p.name}` | `{sha256_file(p)}` |" for fmt, p in weights.items()),
+        "",
+        "## Authors and licence",
+        "",
+        *(f"- {a['name']}" + (f" ({a['affiliation']})" if a.get("affiliation") else "")
+          for a in info.authors),
+        "",
+        f"Licence: {info.license}.",
+        "",
+        "## Citation",
+        "",
+        *(f"- {c['text']} doi:{c['doi']}" for c in info.cite),
+        "",
+    ]  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""Publishing: bioimage.io packages that bioimageio.core passes offline, model cards, info files."""
+
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from migraseg.export import sha256_file
+from migraseg.model_meta import ModelMeta
+from migraseg.models import build_model
+from migraseg.publish.info import DEFAULT_INFO, PublishInfo
+from migraseg.publish.model_card import model_card
+
+TINY = {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]}
+META = ModelMeta(
+    in_channels=1,
+    pixel_size_um=0.2,
+    patch_size=64,
+    model={**TINY, "in_channels": 1},
+    channel_names=["tspan4"],
+    dataset="tiny",
+)
+METRICS = {"sets": {"tiny/test": {"n_images": 3, "headline": {"migrasome.f1@0.5": 0.875}}}}
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail any connection or DNS lookup, and record that it was tried."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    return attempts
+
+
+@pytest.mark.slow
+@pytest.mark.export
+def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network, monkeypatch):
+    from migraseg.publish.bioimageio import build_package, sample_image, validate_package
+
+    monkeypatch.chdir(tmp_path)  # bioimageio reads a .env from the working directory
+    torch.manual_seed(0)
+    net = build_model(**TINY).eval()
+    info = PublishInfo.load()
+    sample = sample_image(META, size=128)
+    assert sample.shape == (1, 128, 128)
+    card = model_card(META, info, {}, METRICS)
+    rdf = build_package(net, META, info, sample, card, tmp_path / "package")
+    passed, report = validate_package(rdf)
+    assert passed, report
+    assert no_network == []
+    description = yaml.safe_load(rdf.read_text())
+    assert description["format_version"].startswith("0.5")
+    assert [c["doi"] for c in description["cite"]] == [c["doi"] for c in info.cite]
+    assert "://" not in rdf.read_text()
+    assert description["authors"][0]["name"] == info.authors[0]["name"]
+    assert "# Validation" in (tmp_path / "package" / "README.md").read_text()
+    expected = np.load(tmp_path / "package" / "test_output.npy")
+    assert expected.shape == (1, 4, 128, 128)
+    np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)  # softmax inside the weights
+    assert json.loads((tmp_path / "package" / "meta.json").read_text())["pixel_size_um"] == 0.2
+    zipped = build_package(net, META, info, sample, card, tmp_path / "package.zip")
+    assert zipped.suffix == ".zip" and zipped.stat().st_size > 0
+
+
+def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"weights")
+    card = model_card(META, PublishInfo.load(), {"torchscript": weights}, METRICS)
+    for section in ("## Training data", "## Validation", "## Intended use", "## Limitations"):
+        assert section in card
+    assert sha256_file(weights) in card and "0.875" in card and "0.2 µm/px" in card
+    assert "| 3 | migrasome |" in card and "doi:10.1111/febs.16183" in card
+    assert "No metrics.json" in model_card(META, PublishInfo.load(), {}, None)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"cite": [{"text": "A paper", "url": "https://example.org"}]}, "remove URLs"),
+        ({"cite": [{"text": "A paper"}]}, "needs text and a DOI"),
+        ({"authors": []}, "at least one author"),
+        ({"colour": "blue"}, "unknown keys"),
+    ],
+)
+def test_publish_info_rejects_what_would_break_an_offline_package(tmp_path, change, message):
+    data = yaml.safe_load(DEFAULT_INFO.read_text()) | change
+    (tmp_path / "info.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=message):
+        PublishInfo.load(tmp_path / "info.yaml")
