@@ -122,3 +122,10 @@ def test_memmapped_output_is_calibrated(tmp_path):
     back, meta = read_image(tmp_path / "p.tif")
     assert meta["axes"] == "TCYX" and meta["pixel_size_um"] == pytest.approx(0.1)
     assert back[1, 3].min() == 200 and back[0].max() == 0
+
+
+def test_outputs_get_the_permissions_of_a_plain_write(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    written = write_tiff(tmp_path / "x.tif", np.zeros((4, 4), np.uint8), 0.1)
+    assert written.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

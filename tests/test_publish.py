@@ -23,7 +23,17 @@ META = ModelMeta(
     channel_names=["tspan4"],
     dataset="tiny",
 )
-METRICS = {"sets": {"tiny/test": {"n_images": 3, "headline": {"migrasome.f1@0.5": 0.875}}}}
+METRICS = {  # metrics.json schema 2 (README "Evaluation")
+    "sets": {
+        "tiny/test": {
+            "n_images": 3,
+            "models": {
+                "model": {"headline": {"migrasome.f1@0.5": 0.875}},
+                "classical": {"headline": {"migrasome.f1@0.5": 0.625}},
+            },
+        }
+    }
+}
 
 
 @pytest.fixture
@@ -76,7 +86,8 @@ def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
     card = model_card(META, PublishInfo.load(), {"torchscript": weights}, METRICS)
     for section in ("## Training data", "## Validation", "## Intended use", "## Limitations"):
         assert section in card
-    assert sha256_file(weights) in card and "0.875" in card and "0.2 µm/px" in card
+    assert sha256_file(weights) in card and "0.2 µm/px" in card
+    assert "| migrasome.f1@0.5 | 0.875 | 0.625 |" in card
     assert "| 3 | migrasome |" in card and "doi:10.1111/febs.16183" in card
     assert "No metrics.json" in model_card(META, PublishInfo.load(), {}, None)
 

@@ -23,19 +23,24 @@ def load_metrics(path: str | Path | None) -> dict[str, Any] | None:
 
 
 def _metrics_table(metrics: dict[str, Any]) -> list[str]:
-    sets = metrics.get("sets", {})
-    keys = sorted({k for result in sets.values() for k in result.get("headline", {})})
+    """Headline numbers of every model on every set (metrics.json schema 2, see README)."""
+    columns = {
+        f"{set_name} · {model}": result.get("headline", {})
+        for set_name, set_result in metrics.get("sets", {}).items()
+        for model, result in set_result.get("models", {}).items()
+    }
+    keys = sorted({k for headline in columns.values() for k in headline})
     if not keys:
         return ["No headline metrics in the metrics file."]
-    lines = ["| metric | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    lines = ["| metric | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for key in keys:
-        cells = []
-        for result in sets.values():
-            value = result.get("headline", {}).get(key)
-            cells.append("–" if value is None else f"{value:.3f}")
+        cells = [headline.get(key) for headline in columns.values()]
+        cells = ["–" if v is None else f"{v:.3f}" for v in cells]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    counts = ", ".join(f"{name}: {r.get('n_images', '?')} images" for name, r in sets.items())
-    return [*lines, "", f"Evaluated on {counts}."]
+    counts = ", ".join(
+        f"{name}: {r.get('n_images', '?')} images" for name, r in metrics.get("sets", {}).items()
+    )
+    return [*lines, "", f"Evaluated on {counts} (`classical` is the tuned classical baseline)."]
 
 
 def model_card(
@@ -50,7 +55,7 @@ def model_card(
         meta: the model's metadata.
         info: descriptive fields (authors, licence, intended use, ...).
         weights: format name → weight file; each gets its SHA-256.
-        metrics: a metrics.json dictionary (its ``sets`` → ``headline`` numbers), if any.
+        metrics: a metrics.json dictionary (``sets`` → ``models`` → ``headline``), if any.
     """
     arch = meta.model
     channels = ", ".join(meta.channel_names) or f"{meta.in_channels} (unnamed)"
