@@ -24,6 +24,7 @@ def test_pad_to_multiple_pads_bottom_right_only():
     torch.testing.assert_close(padded[..., :40, :50], x)
 
 
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`:UserWarning")
 def test_module_steps_without_a_trainer(tiny_dataset):
     dm = SegmentationDataModule(str(tiny_dataset), patch_size=64, batch_size=2, samples_per_epoch=4)
     dm.setup("fit")
