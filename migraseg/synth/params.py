@@ -100,7 +100,7 @@ class MarkerParams:
     ring_above_diameter_um: float = 1.6  # larger migrasomes image as rings ...
     ring_lumen: Range = (0.4, 0.6)  # ... with a lumen this bright relative to the rim
     puncta: Range = (0.2, 0.5)
-    ev: Range = (0.3, 0.8)  # a 150 nm vesicle's total signal, in pixels of migrasome brightness
+    ev: Range = (0.5, 1.5)  # a 150 nm vesicle's total signal, in pixels of migrasome brightness
     debris: Range = (0.2, 0.5)
     dust: Range = (0.02, 0.08)
     haze: Range = (0.0, 0.15)  # fraction of the cell signal spread as out-of-focus light
@@ -118,7 +118,7 @@ def _default_markers() -> dict[str, MarkerParams]:
         fiber=(0.6, 1.0),
         migrasome=(0.7, 1.0),
         puncta=(0.8, 1.4),
-        ev=(0.4, 1.0),
+        ev=(0.8, 2.0),
         debris=(0.3, 0.7),
         haze=(0.05, 0.25),
     )
