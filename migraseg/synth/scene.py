@@ -15,6 +15,7 @@ from migraseg.synth.geometry import Outline, point_at_arclength, random_outline
 from migraseg.synth.params import SceneParams
 
 SITES = ("tip", "branch", "along", "detached")
+RETRIES = 5  # positions tried for a migrasome along a fiber or detached
 
 
 @dataclass
@@ -279,16 +280,27 @@ class _MigrasomePlacer:
                 break
             previous = d
 
+    def along(self, fiber: Fiber) -> None:
+        """A migrasome at a random point along a fiber (a few tries where it finds no room)."""
+        d = draw_diameter(self.rng, self.p)
+        for s in self.rng.uniform(0.05, 0.95, RETRIES):
+            center = point_at_arclength(fiber.points, s * fiber.length_um)
+            if self.add(center, d, "along", fiber, fiber.cell):
+                return
+
     def detached(self, cell: Cell, fibers: list[Fiber], all_points: np.ndarray) -> None:
         """A migrasome left on the dish beside the cell's fibers, touching none."""
         p, rng = self.p, self.rng
-        fiber = fibers[int(rng.integers(len(fibers)))]
-        k = int(rng.integers(len(fiber.points)))
-        side = rng.uniform(0, 2 * np.pi)
-        center = fiber.points[k] + rng.uniform(1.0, 4.0) * np.array([np.cos(side), np.sin(side)])
         d = draw_diameter(rng, p)
-        if np.min(np.linalg.norm(all_points - center, axis=1)) > d / 2 + p.fiber_step_um:
-            self.add(center, d, "detached", None, cell.id)
+        for _ in range(RETRIES):
+            fiber = fibers[int(rng.integers(len(fibers)))]
+            k = int(rng.integers(len(fiber.points)))
+            side = rng.uniform(0, 2 * np.pi)
+            offset = rng.uniform(1.0, 4.0) * np.array([np.cos(side), np.sin(side)])
+            center = fiber.points[k] + offset
+            clear = np.min(np.linalg.norm(all_points - center, axis=1)) > d / 2 + p.fiber_step_um
+            if clear and self.add(center, d, "detached", None, cell.id):
+                return
 
 
 def _place_migrasomes(
@@ -298,20 +310,24 @@ def _place_migrasomes(
     fibers: list[Fiber],
     branch_points: list[tuple[np.ndarray, int]],
 ) -> list[Migrasome]:
-    """Migrasomes at tips (with clusters), along fibers, at branch points and detached."""
+    """Migrasomes at tips (with clusters), at branch points, along fibers and detached.
+
+    Sites are filled in that order. A tip or branch migrasome that would overlap a cell or an
+    earlier migrasome is dropped (10–30 % of them where tips carry clusters); one along a fiber
+    or detached tries a few other positions first.
+    """
     placer = _MigrasomePlacer(rng, p, cells)
     by_id = {f.id: f for f in fibers}
     for fiber in fibers:
         if fiber.real_tip and rng.random() < p.migrasome_at_tip:
             placer.tip_cluster(fiber)
-        length = fiber.length_um
-        for s in rng.uniform(0.05, 0.95, rng.poisson(p.migrasomes_along_per_10um * length / 10)):
-            d = draw_diameter(rng, p)
-            placer.add(point_at_arclength(fiber.points, s * length), d, "along", fiber, fiber.cell)
     for point, branch_id in branch_points:
         if rng.random() < p.migrasome_at_branch:
             parent = by_id[by_id[branch_id].parent]
             placer.add(point, draw_diameter(rng, p), "branch", parent, parent.cell)
+    for fiber in fibers:
+        for _ in range(rng.poisson(p.migrasomes_along_per_10um * fiber.length_um / 10)):
+            placer.along(fiber)
     if fibers:
         all_points = np.vstack([f.points for f in fibers])
         for cell in cells:
