@@ -10,8 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from migraseg.data.contract import make_splits, write_dataset_yaml
 from migraseg.io import write_tiff
 from migraseg.synth.generator import make_sample
@@ -37,10 +35,6 @@ def _write_one(out: Path, config: SynthConfig, seed: int, index: int) -> str:
     return stem
 
 
-def _single_threaded_opencv() -> None:
-    cv2.setNumThreads(1)  # one process per core already
-
-
 def write_synthetic_dataset(
     out: str | Path,
     n: int,
@@ -64,7 +58,8 @@ def write_synthetic_dataset(
     config = synth_config_from_mapping(config)
     job = partial(_write_one, out, config, seed)
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_single_threaded_opencv) as pool:
+        # no cv2.setNumThreads in the children: it deadlocks on the thread pool they inherit
+        with ProcessPoolExecutor(workers) as pool:
             stems = list(pool.map(job, range(n), chunksize=max(1, n // (8 * workers))))
     else:
         stems = [job(i) for i in range(n)]
