@@ -17,7 +17,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the files of configs/data/synth/; trailing KEY=VALUE arguments override any of their "
         "parameters, e.g. confocal.peak_photons=[30,90] scene.n_cells=[2,3].",
     )
-    parser.add_argument("out", help="output dataset folder")
+    parser.add_argument("out", nargs="?", help="output dataset folder")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="preset overrides")
     parser.add_argument(
         "--modality",
@@ -35,7 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="parallel processes")
     parser.add_argument("--list", action="store_true", help="list the presets and exit")
-    return parser.parse_intermixed_args(argv)
+    args = parser.parse_intermixed_args(argv)
+    if args.out is None and not args.list:
+        parser.error("the output folder is required")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

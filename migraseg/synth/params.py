@@ -166,7 +166,7 @@ class TemParams:
     view_on_cell_edge: float = 0.25  # else the window is centred near a migrasome
     membrane_thickness_um: Range = (0.008, 0.014)  # stained bilayer
     membrane_density: Range = (2.0, 4.0)  # stain density of membranes
-    migrasome_lumen: Range = (0.04, 0.12)  # stain density of the lumen
+    migrasome_lumen: Range = (0.02, 0.08)  # stain density of the lumen
     ilv_diameter_um: Range = (0.03, 0.12)  # intraluminal vesicles ("pomegranate")
     ilv_packing: Range = (0.2, 0.5)  # projected area fraction of the lumen they cover
     fiber_density: Range = (1.5, 3.0)  # stain density of a fiber (a membrane tube)
