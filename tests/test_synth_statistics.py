@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from migraseg.synth.migrasomes import draw_diameter
 from migraseg.synth.params import SceneParams
-from migraseg.synth.scene import build_scene, draw_diameter
+from migraseg.synth.scene import build_scene
 
 
 def scenes(p: SceneParams, n: int, seed: int = 0):

@@ -14,9 +14,9 @@ import numpy as np
 
 from migraseg.synth.fields import blur, illumination, smooth_noise
 from migraseg.synth.geometry import soft_disc, window
+from migraseg.synth.objects import Scene
 from migraseg.synth.params import ConfocalParams, MarkerParams, draw_ranges
 from migraseg.synth.raster import SceneRaster
-from migraseg.synth.scene import Scene
 
 RIM_UM = 0.3  # thickness of the bright rim of a ring-like migrasome
 EV_REFERENCE_UM = 0.15  # ev levels are for a vesicle of this diameter ...

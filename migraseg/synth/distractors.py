@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from migraseg.synth.geometry import random_outline, resample_polyline
-from migraseg.synth.params import DistractorParams
-from migraseg.synth.scene import Distractor, Scene
+from migraseg.synth.objects import Distractor, Scene
+from migraseg.synth.params import DistractorParams, draw_int
 
 
 def _count(rng: np.random.Generator, per_100um2: tuple[float, float], area_um2: float) -> int:
@@ -65,7 +65,7 @@ def place_distractors(rng: np.random.Generator, scene: Scene, p: DistractorParam
         out.append(Distractor("debris", center, size, float(rng.random()), outline=outline))
 
     for cell in scene.cells:
-        n = int(rng.integers(p.puncta_per_cell[0], p.puncta_per_cell[1] + 1))
+        n = draw_int(rng, p.puncta_per_cell)
         angles = rng.uniform(0, 2 * np.pi, n)
         reach = cell.outline.radius_at(angles) * np.sqrt(rng.uniform(0, 0.8, n))
         centers = cell.center + reach[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)

@@ -14,10 +14,11 @@ import numpy as np
 from migraseg.synth import confocal, tem
 from migraseg.synth.distractors import place_distractors
 from migraseg.synth.fields import smooth_noise
+from migraseg.synth.objects import Scene
 from migraseg.synth.params import SynthConfig, TemParams
 from migraseg.synth.raster import SceneRaster, rasterize
-from migraseg.synth.scene import Scene, build_scene
-from migraseg.synth.timelapse import make_timeline
+from migraseg.synth.scene import build_scene
+from migraseg.synth.timelapse import Timeline, make_timeline
 from migraseg.synth.truth import frame_truth
 
 
@@ -75,8 +76,9 @@ def make_sample(config: SynthConfig, seed: int, index: int) -> SyntheticSample:
     pixel_size = float(rng.uniform(*config.acquisition.pixel_size_um))
     shape = tuple(config.acquisition.image_size_px)
     scene = _scene(rng, config, pixel_size)
+    acq: tem.TemAcquisition | confocal.ConfocalAcquisition
     if config.modality == "tem":
-        acq: Any = tem.draw_acquisition(rng, config.tem, pixel_size)
+        acq = tem.draw_acquisition(rng, config.tem, pixel_size)
         fiber_width = None  # true width
     else:
         acq = confocal.draw_acquisition(rng, config.confocal, pixel_size)
@@ -116,7 +118,7 @@ def _truth(
     rasters: list[SceneRaster],
     pixel_size: float,
     acquisition: dict[str, Any],
-    timeline: Any,
+    timeline: Timeline | None,
 ) -> dict[str, Any]:
     per_frame = [frame_truth(f, r, pixel_size) for f, r in zip(frames, rasters, strict=True)]
     truth = {

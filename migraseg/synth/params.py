@@ -283,3 +283,8 @@ def draw_ranges(rng: np.random.Generator, params: Any) -> dict[str, float]:
         for f in dataclasses.fields(params)
         if f.type == "Range"
     }
+
+
+def draw_int(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    """A uniform integer from an ``IntRange``, both ends included."""
+    return int(rng.integers(bounds[0], bounds[1] + 1))

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from migraseg.constants import CELL, FIBER, MIGRASOME
 from migraseg.synth.geometry import resample_polyline, window
-from migraseg.synth.scene import Scene
+from migraseg.synth.objects import Scene
 
 MIN_FIBER_HALF_WIDTH_PX = 0.75
 

@@ -1,129 +1,18 @@
-"""Scene geometry in micrometres: migrating cells, their retraction-fiber trees and migrasomes.
+"""Draw a scene in micrometres: migrating cells, their retraction-fiber trees, migrasomes.
 
-Coordinates are (x, y) in µm with the origin at the image's top-left corner. Nothing here knows
-about pixels or optics, so every modality renders the same kind of scene. Ids (cells, fibers,
-migrasomes) start at 1 and are the ids of the truth tables and instance masks.
+The objects are in :mod:`migraseg.synth.objects`, migrasome placement in
+:mod:`migraseg.synth.migrasomes`; distractors are added once the frame is known, by
+:mod:`migraseg.synth.distractors`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 import numpy as np
 
-from migraseg.synth.geometry import Outline, point_at_arclength, random_outline
-from migraseg.synth.params import SceneParams
-
-SITES = ("tip", "branch", "along", "detached")
-RETRIES = 5  # positions tried for a migrasome along a fiber or detached
-
-
-@dataclass
-class Cell:
-    """A cell body migrating along ``heading`` (radians): wider leading edge, fibers at the rear."""
-
-    id: int
-    outline: Outline
-    heading: float
-
-    @property
-    def center(self) -> np.ndarray:
-        return self.outline.center
-
-
-@dataclass
-class Fiber:
-    """One unbranched piece of retraction fiber, from the cell (or its parent) outward.
-
-    ``kind`` is ``trunk`` (leaves the cell), ``branch`` (leaves ``parent``) or ``fragment`` (the
-    outer piece of a broken fiber ``parent``). ``real_tip`` is False where the fiber ends at a
-    break rather than at its adhesion tip.
-    """
-
-    id: int
-    points: np.ndarray  # (N, 2) µm
-    cell: int
-    parent: int | None
-    kind: str
-    diameter_um: float
-    real_tip: bool = True
-
-    @property
-    def length_um(self) -> float:
-        return float(np.linalg.norm(np.diff(self.points, axis=0), axis=1).sum())
-
-
-@dataclass
-class Migrasome:
-    """A vesicle on a fiber (or detached on the dish).
-
-    ``tone`` in [0, 1) and ``seed`` fix its appearance (brightness, intraluminal vesicles) across
-    the frames of a time-lapse; ``growth`` in [0, 1] is how far it has grown (1: its maximal
-    ``diameter_um`` is reached, what still images show).
-    """
-
-    id: int
-    center: np.ndarray  # (2,) µm
-    diameter_um: float
-    site: str  # one of SITES
-    fiber: int | None
-    cell: int
-    cluster: int | None  # id of the tip migrasome of its cluster, if in one
-    tone: float
-    seed: int
-    growth: float = 1.0
-
-
-@dataclass
-class Distractor:
-    """Not a migrasome: ``ev``, ``debris``, ``punctum`` (inside a cell) or ``dust``."""
-
-    kind: str
-    center: np.ndarray  # (2,) µm
-    diameter_um: float
-    tone: float
-    cell: int | None = None  # puncta move with their cell
-    outline: Outline | None = None  # irregular shapes (debris)
-
-
-@dataclass
-class Scene:
-    """Everything in one field of view (or in the larger world a TEM window looks into)."""
-
-    width_um: float
-    height_um: float
-    cells: list[Cell]
-    fibers: list[Fiber]
-    migrasomes: list[Migrasome]
-    distractors: list[Distractor] = field(default_factory=list)
-
-    def translated(self, offset: np.ndarray, width_um: float, height_um: float) -> Scene:
-        """The scene shifted by ``offset`` µm, seen through a ``width × height`` µm frame."""
-        return Scene(
-            width_um,
-            height_um,
-            [replace(c, outline=c.outline.translated(offset)) for c in self.cells],
-            [replace(f, points=f.points + offset) for f in self.fibers],
-            [replace(m, center=m.center + offset) for m in self.migrasomes],
-            [
-                replace(
-                    d,
-                    center=d.center + offset,
-                    outline=d.outline.translated(offset) if d.outline else None,
-                )
-                for d in self.distractors
-            ],
-        )
-
-
-def draw_diameter(rng: np.random.Generator, p: SceneParams) -> float:
-    """Log-normal migrasome diameter in µm (median, σ of ln d), clipped to the configured range."""
-    d = p.diameter_median_um * np.exp(rng.normal(0, p.diameter_sigma))
-    return float(np.clip(d, *p.diameter_range_um))
-
-
-def _uniform_int(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
-    return int(rng.integers(bounds[0], bounds[1] + 1))
+from migraseg.synth.geometry import random_outline
+from migraseg.synth.migrasomes import place_migrasomes
+from migraseg.synth.objects import Cell, Fiber, Scene
+from migraseg.synth.params import SceneParams, draw_int
 
 
 def _place_cells(
@@ -134,7 +23,7 @@ def _place_cells(
     With probability ``touching_cells`` a further cell is put against an existing one.
     """
     cells: list[Cell] = []
-    n_cells = _uniform_int(rng, p.n_cells)
+    n_cells = draw_int(rng, p.n_cells)
     for _ in range(20 * n_cells):
         if len(cells) == n_cells:
             break
@@ -188,7 +77,7 @@ def _grow_fibers(
 
     for cell in cells:
         rear = cell.heading + np.pi
-        for _ in range(_uniform_int(rng, p.fibers_per_cell)):
+        for _ in range(draw_int(rng, p.fibers_per_cell)):
             angle = rear + rng.uniform(-arc, arc)
             r = float(cell.outline.radius_at(np.array([angle]))[0])
             start = cell.center + 0.98 * r * np.array([np.cos(angle), np.sin(angle)])
@@ -229,114 +118,6 @@ def _break_fibers(rng: np.random.Generator, p: SceneParams, fibers: list[Fiber])
         )
 
 
-class _MigrasomePlacer:
-    """Adds migrasomes that keep clear of cells and (unless touching) of each other."""
-
-    def __init__(self, rng: np.random.Generator, p: SceneParams, cells: list[Cell]):
-        self.rng, self.p, self.cells = rng, p, cells
-        self.placed: list[Migrasome] = []
-
-    def add(
-        self,
-        center: np.ndarray,
-        diameter: float,
-        site: str,
-        fiber: Fiber | None,
-        cell: int,
-        cluster: int | None = None,
-    ) -> Migrasome | None:
-        depth = [c.outline.depth(center[0:1], center[1:2])[0] for c in self.cells]
-        if depth and max(depth) > -diameter / 2:  # clear of every cell body
-            return None
-        touching = cluster is not None
-        for m in self.placed:
-            gap = np.linalg.norm(center - m.center) - (diameter + m.diameter_um) / 2
-            if gap < (-0.05 * min(diameter, m.diameter_um) if touching else 0.3):
-                return None
-        tone, seed = float(self.rng.random()), int(self.rng.integers(2**31))
-        fiber_id = fiber.id if fiber else None
-        m = Migrasome(
-            len(self.placed) + 1, center, diameter, site, fiber_id, cell, cluster, tone, seed
-        )
-        self.placed.append(m)
-        return m
-
-    def tip_cluster(self, fiber: Fiber) -> None:
-        """A migrasome at the tip; sometimes a chain of touching ones inward along the fiber."""
-        p, rng = self.p, self.rng
-        d = draw_diameter(rng, p)
-        tip = self.add(fiber.points[-1], d, "tip", fiber, fiber.cell)
-        if tip is None or rng.random() >= p.cluster_probability:
-            return
-        back, previous = fiber.points[::-1], d
-        s = 0.0
-        for _ in range(_uniform_int(rng, p.cluster_size) - 1):
-            d = draw_diameter(rng, p)
-            s += 0.98 * (previous + d) / 2
-            if s > fiber.length_um:
-                break
-            center = point_at_arclength(back, s)
-            if self.add(center, d, "along", fiber, fiber.cell, cluster=tip.id) is None:
-                break
-            previous = d
-
-    def along(self, fiber: Fiber) -> None:
-        """A migrasome at a random point along a fiber (a few tries where it finds no room)."""
-        d = draw_diameter(self.rng, self.p)
-        for s in self.rng.uniform(0.05, 0.95, RETRIES):
-            center = point_at_arclength(fiber.points, s * fiber.length_um)
-            if self.add(center, d, "along", fiber, fiber.cell):
-                return
-
-    def detached(self, cell: Cell, fibers: list[Fiber], all_points: np.ndarray) -> None:
-        """A migrasome left on the dish beside the cell's fibers, touching none."""
-        p, rng = self.p, self.rng
-        d = draw_diameter(rng, p)
-        for _ in range(RETRIES):
-            fiber = fibers[int(rng.integers(len(fibers)))]
-            k = int(rng.integers(len(fiber.points)))
-            side = rng.uniform(0, 2 * np.pi)
-            offset = rng.uniform(1.0, 4.0) * np.array([np.cos(side), np.sin(side)])
-            center = fiber.points[k] + offset
-            clear = np.min(np.linalg.norm(all_points - center, axis=1)) > d / 2 + p.fiber_step_um
-            if clear and self.add(center, d, "detached", None, cell.id):
-                return
-
-
-def _place_migrasomes(
-    rng: np.random.Generator,
-    p: SceneParams,
-    cells: list[Cell],
-    fibers: list[Fiber],
-    branch_points: list[tuple[np.ndarray, int]],
-) -> list[Migrasome]:
-    """Migrasomes at tips (with clusters), at branch points, along fibers and detached.
-
-    Sites are filled in that order. A tip or branch migrasome that would overlap a cell or an
-    earlier migrasome is dropped (10–30 % of them where tips carry clusters); one along a fiber
-    or detached tries a few other positions first.
-    """
-    placer = _MigrasomePlacer(rng, p, cells)
-    by_id = {f.id: f for f in fibers}
-    for fiber in fibers:
-        if fiber.real_tip and rng.random() < p.migrasome_at_tip:
-            placer.tip_cluster(fiber)
-    for point, branch_id in branch_points:
-        if rng.random() < p.migrasome_at_branch:
-            parent = by_id[by_id[branch_id].parent]
-            placer.add(point, draw_diameter(rng, p), "branch", parent, parent.cell)
-    for fiber in fibers:
-        for _ in range(rng.poisson(p.migrasomes_along_per_10um * fiber.length_um / 10)):
-            placer.along(fiber)
-    if fibers:
-        all_points = np.vstack([f.points for f in fibers])
-        for cell in cells:
-            own = [f for f in fibers if f.cell == cell.id]
-            for _ in range(int(rng.poisson(p.detached_per_cell)) if own else 0):
-                placer.detached(cell, own, all_points)
-    return placer.placed
-
-
 def build_scene(
     rng: np.random.Generator, p: SceneParams, width_um: float, height_um: float
 ) -> Scene:
@@ -344,5 +125,5 @@ def build_scene(
     cells = _place_cells(rng, p, width_um, height_um)
     fibers, branch_points = _grow_fibers(rng, p, cells)
     _break_fibers(rng, p, fibers)
-    migrasomes = _place_migrasomes(rng, p, cells, fibers, branch_points)
+    migrasomes = place_migrasomes(rng, p, cells, fibers, branch_points)
     return Scene(width_um, height_um, cells, fibers, migrasomes)

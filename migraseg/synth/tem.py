@@ -16,9 +16,9 @@ import numpy as np
 
 from migraseg.synth.fields import blur, illumination, smooth_noise
 from migraseg.synth.geometry import window
+from migraseg.synth.objects import Migrasome, Scene
 from migraseg.synth.params import TemParams, draw_ranges
 from migraseg.synth.raster import SceneRaster
-from migraseg.synth.scene import Migrasome, Scene
 
 
 @dataclass

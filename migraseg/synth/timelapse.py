@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from migraseg.synth.objects import Cell, Scene
 from migraseg.synth.params import TimelapseParams
-from migraseg.synth.scene import Cell, Scene
 
 
 def growth_curve(x: np.ndarray | float) -> np.ndarray:

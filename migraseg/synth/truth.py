@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from migraseg.synth.objects import Scene
 from migraseg.synth.raster import SceneRaster
-from migraseg.synth.scene import Scene
 
 CSV_COLUMNS = (
     "frame",
