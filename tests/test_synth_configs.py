@@ -39,6 +39,8 @@ def test_unknown_parameters_and_bad_ranges_are_refused():
         synth_config_from_mapping({"confocal": {"peak_photon": [1, 2]}})
     with pytest.raises(ValueError, match="peak_photons"):
         load_preset("confocal", ["confocal.peak_photons=[300,20]"])
+    with pytest.raises(ValueError, match="pixel_size_um must be positive"):
+        load_preset("tem", ["tem.pixel_size_um=[0,0.01]"])
     with pytest.raises(ValueError, match="markers"):
         synth_config_from_mapping({"confocal": {"channels": ["mito"]}})
     with pytest.raises(ValueError, match="known"):

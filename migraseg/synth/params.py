@@ -22,7 +22,10 @@ MODALITIES = ("confocal", "tem")
 
 
 def _check_ranges(obj: Any) -> None:
-    """Turn lists into tuples and check every ``(low, high)`` range of a params dataclass."""
+    """Turn lists into tuples and check every ``(low, high)`` range of a params dataclass.
+
+    Pixel sizes and image sizes must also be positive.
+    """
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         if isinstance(value, list):
@@ -32,6 +35,8 @@ def _check_ranges(obj: Any) -> None:
             raise ValueError(
                 f"{type(obj).__name__}.{f.name} must be a (low, high) pair, got {value!r}"
             )
+        if f.name in ("pixel_size_um", "image_size_px") and min(value) <= 0:
+            raise ValueError(f"{type(obj).__name__}.{f.name} must be positive, got {value!r}")
 
 
 @dataclass(frozen=True)
