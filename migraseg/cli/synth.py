@@ -6,35 +6,73 @@ import argparse
 import sys
 from dataclasses import replace
 
-from migraseg.synth.params import SynthConfig
-from migraseg.synth.writer import write_synthetic_dataset
+DEFAULT_PRESET = {"confocal": "confocal", "tem": "tem"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="migraseg-synth",
-        description="Simulate microscopy images of cells, retraction fibers and migrasomes "
-        "with exact masks, written as a migraseg dataset folder.",
+        description="Simulate confocal or TEM images of cells, retraction fibers and migrasomes "
+        "with exact masks and truth tables, written as a migraseg dataset folder. Presets are "
+        "the files of configs/data/synth/; trailing KEY=VALUE arguments override any of their "
+        "parameters, e.g. confocal.peak_photons=[30,90] scene.n_cells=[2,3].",
     )
-    parser.add_argument("out", help="output dataset folder")
-    parser.add_argument("--modality", default="confocal", choices=["confocal"])
+    parser.add_argument("out", nargs="?", help="output dataset folder")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="preset overrides")
+    parser.add_argument(
+        "--modality",
+        choices=sorted(DEFAULT_PRESET),
+        default=None,
+        help="confocal or tem: picks that modality's default preset (default confocal)",
+    )
+    parser.add_argument("--preset", default=None, help="a preset of configs/data/synth/")
     parser.add_argument("--n", type=int, default=60, help="number of images (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels")
     parser.add_argument("--pixel-size", type=float, default=None, help="µm per pixel")
+    parser.add_argument(
+        "--timelapse", type=int, default=None, metavar="T", help="write T-frame time-lapses"
+    )
     parser.add_argument("--workers", type=int, default=1, help="parallel processes")
-    return parser.parse_args(argv)
+    parser.add_argument("--list", action="store_true", help="list the presets and exit")
+    args = parser.parse_intermixed_args(argv)
+    if args.out is None and not args.list:
+        parser.error("the output folder is required")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
+    from migraseg.synth.presets import load_preset, preset_names
+    from migraseg.synth.writer import write_synthetic_dataset
+
     args = parse_args(argv)
-    config = SynthConfig(modality=args.modality)
-    optics = replace(config.confocal, image_size_px=(args.size, args.size))
+    if args.list:
+        print("\n".join(preset_names()))
+        return 0
+    preset = args.preset or DEFAULT_PRESET[args.modality or "confocal"]
+    overrides = list(args.overrides)
+    if args.timelapse:
+        overrides.append(f"timelapse.n_frames={args.timelapse}")
+    try:
+        config = load_preset(preset, overrides)
+    except ValueError as err:
+        print(f"migraseg-synth: {err}", file=sys.stderr)
+        return 2
+    if args.modality and config.modality != args.modality:
+        print(
+            f"migraseg-synth: preset {preset!r} is {config.modality}, not {args.modality}",
+            file=sys.stderr,
+        )
+        return 2
+    acquisition = config.acquisition
+    if args.size:
+        acquisition = replace(acquisition, image_size_px=(args.size, args.size))
     if args.pixel_size:
-        optics = replace(optics, pixel_size_um=(args.pixel_size, args.pixel_size))
-    config = replace(config, confocal=optics)
+        acquisition = replace(acquisition, pixel_size_um=(args.pixel_size, args.pixel_size))
+    config = replace(config, **{config.modality: acquisition})
     out = write_synthetic_dataset(args.out, args.n, args.seed, config, args.workers)
-    print(f"wrote {args.n} images to {out}")
+    frames = f" × {config.timelapse.n_frames} frames" if config.timelapse.n_frames > 1 else ""
+    print(f"wrote {args.n} {preset} images{frames} to {out}")
     return 0
 
 

@@ -86,8 +86,9 @@ class SegmentationDataModule(L.LightningDataModule):
         augment: albumentations pipeline for training patches (None: no augmentation).
         pixel_size_um: pixel size the model works at; images are rescaled to it (None: the
             dataset's own).
-        synthesize: if the folder has no dataset.yaml, simulate ``{"n": ..., "seed": ...}``
-            images into it first (the embedded default dataset).
+        synthesize: if the folder has no dataset.yaml, simulate ``{"n": ..., "seed": ...,
+            "simulator": {...}}`` images into it first (the embedded default dataset;
+            ``simulator`` is a configs/data/synth preset, absent: the default confocal one).
     """
 
     def __init__(
@@ -148,6 +149,7 @@ class SegmentationDataModule(L.LightningDataModule):
                 n=int(self.synthesize["n"]),
                 seed=int(self.synthesize.get("seed", 0)),
                 workers=int(self.synthesize.get("workers", 1)),
+                config=self.synthesize.get("simulator"),
             )
         deadline = time.monotonic() + 1800
         while not marker.exists() and time.monotonic() < deadline:

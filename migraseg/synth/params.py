@@ -1,62 +1,295 @@
-"""Parameter ranges of the simulator, in physical units (µm, photons). One dataclass per part.
+"""Parameter ranges of the simulator, in physical units (µm, minutes, photons, electrons).
 
-Every range is a ``(low, high)`` tuple from which each image draws uniformly, so a dataset's
-variety (domain randomisation) is set by these ranges alone.
+Every ``Range`` is a ``(low, high)`` pair from which each image draws uniformly (an
+``IntRange`` draws an integer, both ends included), so a dataset's variety — its domain
+randomisation — is set by these ranges alone. The defaults here are the default confocal dataset;
+``configs/data/synth/*.yaml`` spell out every value of every preset, and
+:func:`synth_config_from_mapping` turns such a mapping into a validated :class:`SynthConfig`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+import numpy as np
 
 Range = tuple[float, float]
+IntRange = tuple[int, int]
+MODALITIES = ("confocal", "tem")
+
+
+def _check_ranges(obj: Any) -> None:
+    """Turn lists into tuples and check every ``(low, high)`` range of a params dataclass.
+
+    Pixel sizes and image sizes must also be positive.
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, list):
+            value = tuple(value)
+            object.__setattr__(obj, f.name, value)
+        if f.type in ("Range", "IntRange") and (len(value) != 2 or not value[0] <= value[1]):
+            raise ValueError(
+                f"{type(obj).__name__}.{f.name} must be a (low, high) pair, got {value!r}"
+            )
+        if f.name in ("pixel_size_um", "image_size_px") and min(value) <= 0:
+            raise ValueError(f"{type(obj).__name__}.{f.name} must be positive, got {value!r}")
 
 
 @dataclass(frozen=True)
 class SceneParams:
-    """Geometry of cells, retraction fibers and migrasomes."""
+    """Geometry of cells, retraction fibers and migrasomes (µm; probabilities per object)."""
 
-    n_cells: tuple[int, int] = (1, 2)
+    n_cells: IntRange = (1, 2)
     cell_radius_um: Range = (6.0, 11.0)
-    fibers_per_cell: tuple[int, int] = (3, 6)
+    cell_roughness: float = 0.06  # s.d. of the outline's low harmonics, fraction of the radius
+    leading_edge_bulge: float = 0.25  # the outline is this much wider towards the heading
+    touching_cells: float = 0.15  # probability that a further cell is placed touching another
+    fibers_per_cell: IntRange = (3, 6)
     fiber_length_um: Range = (8.0, 30.0)
+    fiber_diameter_um: Range = (0.04, 0.07)  # true width (TEM); sub-resolution in confocal
     fiber_step_um: float = 0.4
     fiber_wiggle_rad: float = 0.06  # s.d. of the heading change per step
     rear_arc_deg: float = 70.0  # fibers leave the rear within ±this angle of straight back
-    branch_probability: float = 0.6  # expected branch points per fiber
+    branches_per_fiber: float = 0.6  # Poisson mean of branch points per trunk
+    broken_fraction: float = 0.1  # fibers with a gap (the outer piece stays on the dish)
+    break_gap_um: Range = (0.5, 2.5)
     migrasome_at_tip: float = 0.75
     migrasome_at_branch: float = 0.6
     migrasomes_along_per_10um: float = 0.15
-    cluster_probability: float = 0.2  # a second, touching migrasome at the same tip
-    diameter_median_um: float = 1.4
-    diameter_sigma: float = 0.4  # log-normal shape, clipped to diameter_range_um
+    detached_per_cell: float = 0.4  # Poisson mean of migrasomes left on the dish off any fiber
+    cluster_probability: float = 0.2  # a tip migrasome has touching neighbours on its fiber
+    cluster_size: IntRange = (2, 3)  # migrasomes in such a cluster, the tip one included
+    diameter_median_um: float = 1.6  # log-normal diameter, clipped to diameter_range_um
+    diameter_sigma: float = 0.35  # s.d. of ln(diameter)
     diameter_range_um: Range = (0.5, 3.0)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+
+@dataclass(frozen=True)
+class DistractorParams:
+    """Things that are not migrasomes and stay background (or cell) in the masks."""
+
+    ev_per_100um2: Range = (0.5, 2.0)  # small extracellular vesicles on the dish
+    ev_diameter_um: Range = (0.05, 0.15)
+    debris_per_100um2: Range = (0.0, 0.08)  # irregular dead-cell debris, off the fibers
+    debris_size_um: Range = (0.6, 3.0)
+    puncta_per_cell: IntRange = (5, 20)  # intracellular vesicles (endocytosed dye, Tspan4)
+    puncta_diameter_um: Range = (0.2, 0.7)
+    dust_per_100um2: Range = (0.0, 0.04)  # out-of-focus dust (confocal), stain precipitate (TEM)
+    dust_diameter_um: Range = (3.0, 10.0)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+
+@dataclass(frozen=True)
+class MarkerParams:
+    """How one fluorescent marker labels the scene: relative fluorophore densities (~0–1.5)."""
+
+    emission_um: Range = (0.50, 0.62)  # GFP to mCherry; sets the PSF width
+    background_dye: Range = (0.0, 0.0)  # dye left in the medium (WGA): diffuse background
+    cell_interior: Range = (0.12, 0.25)
+    cell_texture: float = 0.35  # s.d. of the interior's multiplicative texture
+    cell_membrane: Range = (0.35, 0.55)
+    membrane_width_um: float = 0.3
+    fiber: Range = (0.5, 0.9)  # of a 1-px line before the PSF; faint after it
+    fiber_beading: float = 0.5  # s.d. of the brightness modulation along fibers
+    migrasome: Range = (0.8, 1.0)
+    migrasome_variation: float = 0.25  # migrasomes differ by up to this fraction
+    ring_above_diameter_um: float = 1.6  # larger migrasomes image as rings ...
+    ring_lumen: Range = (0.4, 0.6)  # ... with a lumen this bright relative to the rim
+    puncta: Range = (0.2, 0.5)
+    ev: Range = (0.5, 1.5)  # a 150 nm vesicle's total signal, in pixels of migrasome brightness
+    debris: Range = (0.2, 0.5)
+    dust: Range = (0.02, 0.08)
+    haze: Range = (0.0, 0.15)  # fraction of the cell signal spread as out-of-focus light
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+
+def _default_markers() -> dict[str, MarkerParams]:
+    wga = MarkerParams(
+        emission_um=(0.51, 0.67),
+        background_dye=(0.04, 0.12),
+        cell_interior=(0.25, 0.45),
+        cell_membrane=(0.5, 0.8),
+        fiber=(0.6, 1.0),
+        migrasome=(0.7, 1.0),
+        puncta=(0.8, 1.4),
+        ev=(0.8, 2.0),
+        debris=(0.3, 0.7),
+        haze=(0.05, 0.25),
+    )
+    return {"tspan4": MarkerParams(), "wga": wga}
 
 
 @dataclass(frozen=True)
 class ConfocalParams:
-    """Optics, marker and detector of a confocal acquisition (Tspan4-like membrane marker)."""
+    """Optics, markers and detector of a confocal acquisition."""
 
     image_size_px: tuple[int, int] = (512, 512)
     pixel_size_um: Range = (0.1, 0.1)
-    wavelength_um: Range = (0.5, 0.6)
+    channels: tuple[str, ...] = ("tspan4",)  # one marker per image channel
+    markers: dict[str, MarkerParams] = field(default_factory=_default_markers)
     numerical_aperture: Range = (1.3, 1.45)
-    fiber_mask_width_um: float = 0.25  # fibers are masked one PSF (FWHM) wide
-    cell_interior: Range = (0.12, 0.25)
-    cell_membrane: Range = (0.35, 0.55)
-    fiber_brightness: Range = (0.5, 0.9)  # of a line before blurring; faint after the PSF
-    migrasome_brightness: Range = (0.8, 1.0)
-    ring_above_diameter_um: float = 1.6  # larger migrasomes show as rings
-    peak_photons: Range = (60.0, 200.0)
+    haze_sigma_um: Range = (2.0, 5.0)  # blur of out-of-focus light
+    peak_photons: Range = (60.0, 200.0)  # photons per pixel at density 1
     background_photons: Range = (2.0, 10.0)
-    read_noise_adu: Range = (1.0, 4.0)
-    offset_adu: float = 100.0
-    bit_depth: int = 12
+    read_noise_e: Range = (1.0, 4.0)
+    bit_depths: tuple[int, ...] = (12,)  # each image picks one
+    full_scale_fraction: Range = (0.3, 0.8)  # detector gain maps density 1 to this of the range
+    offset_fraction: float = 0.025  # dark offset, fraction of the full range
+    illumination_falloff: Range = (0.0, 0.2)  # relative drop towards the corners
+    bleached_fraction: Range = (0.0, 0.2)  # marker bleached before (the first) acquisition
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        unknown = set(self.channels) - set(self.markers)
+        if unknown or not self.channels:
+            raise ValueError(
+                f"ConfocalParams.channels {list(self.channels)} must name markers in "
+                f"{sorted(self.markers)}"
+            )
+        if any(bits not in (8, 12, 16) for bits in self.bit_depths):
+            raise ValueError(f"bit_depths must be among 8, 12, 16; got {self.bit_depths}")
+
+
+@dataclass(frozen=True)
+class TemParams:
+    """Staining, optics and detector of a transmission electron micrograph (whole mount)."""
+
+    image_size_px: tuple[int, int] = (512, 512)
+    pixel_size_um: Range = (0.008, 0.016)
+    world_um: float = 60.0  # the scene is drawn this large; the image is a window onto it
+    view_on_cell_edge: float = 0.25  # else the window is centred near a migrasome
+    membrane_thickness_um: Range = (0.008, 0.014)  # stained bilayer
+    membrane_density: Range = (2.0, 4.0)  # stain density of membranes
+    migrasome_lumen: Range = (0.02, 0.08)  # stain density of the lumen
+    ilv_diameter_um: Range = (0.03, 0.12)  # intraluminal vesicles ("pomegranate")
+    ilv_packing: Range = (0.2, 0.5)  # projected area fraction of the lumen they cover
+    fiber_density: Range = (1.5, 3.0)  # stain density of a fiber (a membrane tube)
+    cell_density: Range = (0.15, 0.35)  # per µm of cell thickness
+    cell_thickness_um: Range = (1.0, 3.0)  # reached this far inside the edge:
+    cell_ramp_um: Range = (0.3, 1.5)
+    texture: float = 0.15  # s.d. of the cell's and debris' multiplicative texture
+    debris_density: Range = (0.1, 0.4)  # projected stain of debris
+    dust_density: Range = (0.3, 1.0)  # stain precipitate
+    film_texture: Range = (0.0, 0.01)  # support film mottling
+    contrast_per_um: Range = (3.0, 6.0)  # transmission = exp(-contrast × projected stain)
+    defocus_blur_um: Range = (0.0, 0.006)  # Gaussian σ added to half a pixel (detector MTF)
+    fringe: Range = (0.0, 0.4)  # Fresnel-like edge halo from defocus
+    dose_e_per_px: Range = (30.0, 300.0)
+    grain: Range = (0.0, 0.05)  # correlated detector/film grain, relative
+    illumination_falloff: Range = (0.0, 0.3)
+    bit_depths: tuple[int, ...] = (8, 16)
+    full_scale_fraction: Range = (0.6, 0.9)  # the unobstructed beam maps to this of the range
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if any(bits not in (8, 16) for bits in self.bit_depths):
+            raise ValueError(f"TEM bit_depths must be among 8, 16; got {self.bit_depths}")
+
+
+@dataclass(frozen=True)
+class TimelapseParams:
+    """Time-lapse mode: the cell migrates, fibers are laid down, migrasomes grow then plateau."""
+
+    n_frames: int = 1  # 1: still images (Y×X); more: T×Y×X stacks
+    frame_interval_min: float = 2.0
+    cell_speed_um_per_min: Range = (0.3, 0.8)
+    nucleation_delay_min: Range = (0.0, 6.0)  # after the migrasome's site is laid down
+    growth_time_min: Range = (6.0, 20.0)  # to the maximal diameter, then flat
+    initial_diameter_fraction: float = 0.3
+    bleach_per_frame: Range = (0.0, 0.01)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if self.n_frames < 1:
+            raise ValueError(f"TimelapseParams.n_frames must be >= 1, got {self.n_frames}")
 
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Everything one simulated dataset needs."""
+    """Everything one simulated dataset needs. ``preset`` names it (dataset folder, metadata)."""
 
+    preset: str = "confocal"
     modality: str = "confocal"
     scene: SceneParams = field(default_factory=SceneParams)
+    distractors: DistractorParams = field(default_factory=DistractorParams)
     confocal: ConfocalParams = field(default_factory=ConfocalParams)
+    tem: TemParams = field(default_factory=TemParams)
+    timelapse: TimelapseParams = field(default_factory=TimelapseParams)
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+        if self.modality == "tem" and self.timelapse.n_frames > 1:
+            raise ValueError("TEM samples are fixed: time-lapse (n_frames > 1) is confocal only")
+
+    @property
+    def acquisition(self) -> ConfocalParams | TemParams:
+        """The parameters of the configured modality (image size, pixel size, ...)."""
+        return self.confocal if self.modality == "confocal" else self.tem
+
+    @property
+    def channels(self) -> list[str]:
+        """Channel names of the images (markers in confocal, ``tem`` in TEM)."""
+        return list(self.confocal.channels) if self.modality == "confocal" else ["tem"]
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    hints = get_type_hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ValueError(
+            f"unknown simulator parameter(s) {[f'{where}{k}' for k in unknown]}; "
+            f"{where or 'the top level'} takes {sorted(hints)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{where}{name}.")
+        elif name == "markers":
+            kwargs[name] = {
+                str(k): _build(MarkerParams, v, f"{where}markers.{k}.") for k, v in value.items()
+            }
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def synth_config_from_mapping(data: Mapping[str, Any] | SynthConfig | None) -> SynthConfig:
+    """A validated :class:`SynthConfig` from a (possibly partial, possibly Hydra) mapping.
+
+    Missing keys keep their defaults; an unknown key raises ``ValueError`` naming it, so that a
+    typo in a preset cannot silently fall back to a default.
+    """
+    if data is None:
+        return SynthConfig()
+    if isinstance(data, SynthConfig):
+        return data
+    return _build(SynthConfig, data, "")
+
+
+def draw_ranges(rng: np.random.Generator, params: Any) -> dict[str, float]:
+    """One uniform draw from every ``Range`` field of a params dataclass, by field name."""
+    return {
+        f.name: float(rng.uniform(*getattr(params, f.name)))
+        for f in dataclasses.fields(params)
+        if f.type == "Range"
+    }
+
+
+def draw_int(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    """A uniform integer from an ``IntRange``, both ends included."""
+    return int(rng.integers(bounds[0], bounds[1] + 1))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from migraseg.data.contract import make_splits, write_dataset_yaml
 from migraseg.io import write_tiff
 from migraseg.synth.generator import make_sample
-from migraseg.synth.params import SynthConfig
+from migraseg.synth.params import SynthConfig, synth_config_from_mapping
+from migraseg.synth.truth import csv_text
 from migraseg.utils.files import write_text_atomic
 
 
@@ -18,11 +22,16 @@ def _write_one(out: Path, config: SynthConfig, seed: int, index: int) -> str:
     stem = f"synth_{seed}_{index:05d}"
     sample = make_sample(config, seed, index)
     size = sample.pixel_size_um
-    write_tiff(out / "images" / f"{stem}.tif", sample.image, size, axes="CYX")
-    write_tiff(out / "masks" / f"{stem}.tif", sample.mask, size)
-    write_tiff(out / "instances" / f"{stem}.tif", sample.migrasome_ids, size)
-    write_tiff(out / "cells" / f"{stem}.tif", sample.cell_ids, size)
-    write_text_atomic(out / "truth" / f"{stem}.json", json.dumps(sample.truth, indent=1))
+    lapse = "T" if sample.n_frames > 1 else ""
+    channels = "C" if sample.image.shape[-3] > 1 or not lapse else ""
+    image = sample.image if channels else sample.image[:, 0]
+    write_tiff(out / "images" / f"{stem}.tif", image, size, axes=f"{lapse}{channels}YX")
+    write_tiff(out / "masks" / f"{stem}.tif", sample.mask, size, axes=f"{lapse}YX")
+    write_tiff(out / "instances" / f"{stem}.tif", sample.migrasome_ids, size, axes=f"{lapse}YX")
+    write_tiff(out / "cells" / f"{stem}.tif", sample.cell_ids, size, axes=f"{lapse}YX")
+    truth = {"stem": stem, **sample.truth}
+    write_text_atomic(out / "truth" / f"{stem}.json", json.dumps(truth, indent=1))
+    write_text_atomic(out / "truth" / f"{stem}.csv", csv_text(truth))
     return stem
 
 
@@ -30,33 +39,43 @@ def write_synthetic_dataset(
     out: str | Path,
     n: int,
     seed: int = 0,
-    config: SynthConfig | None = None,
+    config: SynthConfig | Mapping[str, Any] | None = None,
     workers: int = 1,
     name: str | None = None,
 ) -> Path:
     """Simulate ``n`` images into ``out`` (created) and write its ``dataset.yaml`` last.
 
+    Args:
+        config: a :class:`SynthConfig`, a mapping in the shape of configs/data/synth/*.yaml
+            (e.g. Hydra's ``data.synthesize.simulator``), or None for the default confocal set.
+        workers: processes; the files are identical for any number.
+
     ``dataset.yaml`` is written only when every image is on disk, so its presence marks a
-    complete dataset (``make train`` uses it as the cache marker).
+    complete dataset (``make train`` uses it as the cache marker). Time-lapse presets write
+    T×Y×X stacks (T×C×Y×X with several channels), which ``load_dataset`` does not train on.
     """
     out = Path(out)
-    config = config or SynthConfig()
+    config = synth_config_from_mapping(config)
+    job = partial(_write_one, out, config, seed)
     if workers > 1:
+        # no cv2.setNumThreads in the children: it deadlocks on the thread pool they inherit
         with ProcessPoolExecutor(workers) as pool:
-            stems = list(pool.map(_write_one, [out] * n, [config] * n, [seed] * n, range(n)))
+            stems = list(pool.map(job, range(n), chunksize=max(1, n // (8 * workers))))
     else:
-        stems = [_write_one(out, config, seed, i) for i in range(n)]
-    optics = config.confocal
-    write_dataset_yaml(
-        out,
-        {
-            "name": name or out.name,
-            "modality": config.modality,
-            "pixel_size_um": float(sum(optics.pixel_size_um) / 2),
-            "channels": ["tspan4"],
-            "description": f"migraseg simulator, seed {seed}, {n} images",
-            "splits": make_splits(stems, seed),
-            "simulator": asdict(config),
-        },
-    )
+        stems = [job(i) for i in range(n)]
+    acquisition = config.acquisition
+    info: dict[str, Any] = {
+        "name": name or out.name,
+        "modality": config.modality,
+        "pixel_size_um": float(sum(acquisition.pixel_size_um) / 2),
+        "channels": config.channels,
+        "description": f"migraseg simulator, preset {config.preset}, seed {seed}, {n} images",
+        "splits": make_splits(stems, seed),
+    }
+    if config.timelapse.n_frames > 1:
+        info["time_lapse"] = {
+            "n_frames": config.timelapse.n_frames,
+            "frame_interval_min": config.timelapse.frame_interval_min,
+        }
+    write_dataset_yaml(out, {**info, "simulator": asdict(config)})
     return out

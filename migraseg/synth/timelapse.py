@@ -1,0 +1,108 @@
+"""Time-lapse: the scene as it was at each frame before the last.
+
+The final scene is the last frame. Going back in time, each cell sits further back along its
+heading (it migrates at a constant speed); a fiber point exists once its cell's centre has passed
+it (fibers are laid down behind the cell, tip first); a migrasome's site exists once it lies
+behind and outside its cell, and the migrasome nucleates a little later, grows (diameter and
+marker intensity) and then stays at its maximal size. Ids never change between frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from migraseg.synth.objects import Cell, Scene
+from migraseg.synth.params import TimelapseParams
+
+
+def growth_curve(x: np.ndarray | float) -> np.ndarray:
+    """Ease-out growth progress: 0 at nucleation, 1 (and flat) from ``x = 1`` on."""
+    x = np.clip(x, 0.0, 1.0)
+    return 1 - (1 - x) ** 2
+
+
+@dataclass
+class Timeline:
+    """How every object of a final scene moves and grows over ``n_frames`` frames."""
+
+    scene: Scene
+    p: TimelapseParams
+    speeds: dict[int, float]  # µm/min per cell id
+    nucleation_min: dict[int, float]  # per migrasome id (inf: not within the movie)
+    growth_min: dict[int, float]
+
+    def offset(self, cell: Cell, frame: int) -> np.ndarray:
+        """Where the cell was relative to its final position, µm."""
+        back = self.speeds[cell.id] * (self.p.n_frames - 1 - frame) * self.p.frame_interval_min
+        return -back * np.array([np.cos(cell.heading), np.sin(cell.heading)])
+
+    def frame(self, t: int) -> Scene:
+        """The scene at frame ``t`` (0-based; the last frame is the final scene)."""
+        time = t * self.p.frame_interval_min
+        cells = {
+            c.id: replace(c, outline=c.outline.translated(self.offset(c, t)))
+            for c in self.scene.cells
+        }
+        fibers = []
+        for f in self.scene.fibers:
+            cell = cells[f.cell]
+            heading = np.array([np.cos(cell.heading), np.sin(cell.heading)])
+            laid = (f.points - cell.center) @ heading < 0
+            if laid.all():
+                fibers.append(f)
+            elif laid[-1]:
+                first = int(np.flatnonzero(~laid)[-1]) + 1
+                if len(f.points) - first >= 2:
+                    fibers.append(replace(f, points=f.points[first:]))
+        migrasomes = []
+        f0 = self.p.initial_diameter_fraction
+        for m in self.scene.migrasomes:
+            start = self.nucleation_min[m.id]
+            if time < start:
+                continue
+            g = float(growth_curve((time - start) / self.growth_min[m.id]))
+            migrasomes.append(replace(m, diameter_um=m.diameter_um * (f0 + (1 - f0) * g), growth=g))
+        distractors = [
+            replace(d, center=d.center + self.offset(self._cell(d.cell), t)) if d.cell else d
+            for d in self.scene.distractors
+        ]
+        return Scene(
+            self.scene.width_um,
+            self.scene.height_um,
+            list(cells.values()),
+            fibers,
+            migrasomes,
+            distractors,
+        )
+
+    def _cell(self, cell_id: int) -> Cell:
+        return next(c for c in self.scene.cells if c.id == cell_id)
+
+
+def _site_frame(timeline: Timeline, center: np.ndarray, diameter: float, cell: Cell) -> float:
+    """First frame in which a migrasome site lies behind its cell and clear of it (inf: never)."""
+    heading = np.array([np.cos(cell.heading), np.sin(cell.heading)])
+    for t in range(timeline.p.n_frames):
+        moved = cell.outline.translated(timeline.offset(cell, t))
+        behind = (center - moved.center) @ heading < 0
+        clear = moved.depth(center[0:1], center[1:2])[0] < -diameter / 2
+        if behind and clear:
+            return float(t)
+    return float("inf")
+
+
+def make_timeline(rng: np.random.Generator, scene: Scene, p: TimelapseParams) -> Timeline:
+    """Draw cell speeds and migrasome nucleation and growth times for a final scene."""
+    speeds = {c.id: float(rng.uniform(*p.cell_speed_um_per_min)) for c in scene.cells}
+    timeline = Timeline(scene, p, speeds, {}, {})
+    cells = {c.id: c for c in scene.cells}
+    for m in scene.migrasomes:
+        laid = _site_frame(timeline, m.center, m.diameter_um, cells[m.cell])
+        delay = float(rng.uniform(*p.nucleation_delay_min))
+        if laid == 0:  # its site may predate the movie: it may already be growing or grown
+            delay = float(rng.uniform(-p.growth_time_min[1] - p.nucleation_delay_min[1], delay))
+        timeline.nucleation_min[m.id] = laid * p.frame_interval_min + delay
+        timeline.growth_min[m.id] = float(rng.uniform(*p.growth_time_min))
+    return timeline

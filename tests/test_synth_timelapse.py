@@ -1,0 +1,97 @@
+"""Time-lapse mode: stable ids, cells that move, migrasomes that grow and then plateau."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from migraseg.io import read_image
+from migraseg.synth.generator import make_sample
+from migraseg.synth.params import SynthConfig
+from migraseg.synth.timelapse import growth_curve
+from migraseg.synth.writer import write_synthetic_dataset
+
+from .conftest import TINY_SYNTH
+
+LAPSE = replace(
+    TINY_SYNTH,
+    preset="timelapse",
+    timelapse=replace(
+        TINY_SYNTH.timelapse,
+        n_frames=10,
+        frame_interval_min=2.0,
+        growth_time_min=(4.0, 8.0),
+        nucleation_delay_min=(0.0, 2.0),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def lapse():
+    return make_sample(LAPSE, seed=1, index=0)
+
+
+def test_stacks_have_one_frame_per_time_point(lapse):
+    assert lapse.n_frames == 10
+    assert lapse.image.shape == (10, 1, 128, 128)
+    assert lapse.mask.shape == lapse.migrasome_ids.shape == lapse.cell_ids.shape == (10, 128, 128)
+    assert [f["t"] for f in lapse.truth["frames"]] == list(range(10))
+
+
+def test_migrasome_ids_stay_put_and_diameters_grow_then_plateau(lapse):
+    history: dict[int, list[dict]] = {}
+    for frame in lapse.truth["frames"]:
+        for m in frame["migrasomes"]:
+            history.setdefault(m["id"], []).append(m)
+    plateaued = 0
+    for rows in history.values():
+        assert len({(r["x_um"], r["y_um"]) for r in rows}) == 1  # fixed on the dish
+        diameters = np.array([r["diameter_um"] for r in rows])
+        growth = np.array([r["growth"] for r in rows])
+        assert np.all(np.diff(diameters) >= -1e-9) and np.all(np.diff(growth) >= -1e-9)
+        grown = growth >= 1.0
+        if grown.sum() >= 2:
+            plateaued += 1
+            assert np.ptp(diameters[grown]) < 1e-9  # flat once grown
+            assert np.all(grown[np.argmax(grown) :])
+    assert plateaued >= 2
+    # the instance masks follow: an id's pixels stay centred where the table says
+    px = lapse.pixel_size_um
+    for t, frame in enumerate(lapse.truth["frames"]):
+        for m in frame["migrasomes"]:
+            rows, cols = np.nonzero(lapse.migrasome_ids[t] == m["id"])
+            assert rows.size == m["area_px"]
+            if not m["cut_by_border"] and rows.size > 4:
+                centre = np.array([cols.mean() + 0.5, rows.mean() + 0.5]) * px
+                assert np.linalg.norm(centre - [m["x_um"], m["y_um"]]) < 0.2 * m["diameter_um"] + px
+
+
+def test_cells_migrate_along_their_heading(lapse):
+    first = {c["id"]: c for c in lapse.truth["frames"][0]["cells"]}
+    for cell in lapse.truth["frames"][-1]["cells"]:
+        if cell["id"] in first:
+            start = first[cell["id"]]
+            moved = np.array([cell["x_um"] - start["x_um"], cell["y_um"] - start["y_um"]])
+            heading = np.deg2rad(cell["heading_deg"])
+            assert moved @ [np.cos(heading), np.sin(heading)] > 0.9 * np.linalg.norm(moved) > 0
+
+
+def test_growth_curve_is_monotone_and_flat_after_one():
+    x = np.linspace(-0.5, 2, 101)
+    g = growth_curve(x)
+    assert g[0] == 0 and np.all(np.diff(g) >= 0) and np.all(g[x >= 1] == 1)
+
+
+def test_timelapse_dataset_writes_t_y_x_stacks(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "lapse", n=1, seed=2, config=LAPSE)
+    stem = next((root / "images").glob("*.tif")).stem
+    for folder in ("images", "masks", "instances", "cells"):
+        array, meta = read_image(root / folder / f"{stem}.tif")
+        assert meta["axes"] == "TYX" and array.shape == (10, 128, 128)
+    rows = (root / "truth" / f"{stem}.csv").read_text().splitlines()[1:]
+    assert {int(r.split(",")[0]) for r in rows} <= set(range(10))
+
+
+def test_tem_refuses_time_lapse():
+    with pytest.raises(ValueError, match="TEM"):
+        SynthConfig(modality="tem", timelapse=replace(LAPSE.timelapse))
