@@ -25,7 +25,8 @@ def eval_cli(*overrides: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_two_models_on_two_named_sets_then_reuse_the_tuned_baseline(tiny_dataset, tmp_path):
-    recipe = {"n": 2, "seed": 7, "size_px": 96, "pixel_size_um": 0.08}  # as the CLI will see it
+    small = ["confocal.image_size_px=[96,96]", "confocal.pixel_size_um=[0.08,0.08]"]
+    recipe = {"preset": "shifted", "n": 2, "seed": 1, "overrides": small}  # as the CLI sees it
     shifted = EvalSet("synthetic_shifted", tmp_path / "shifted", "all", recipe)
     ensure_synthesized(shifted)
     truth_folder = tmp_path / "truth_as_prediction"
@@ -39,7 +40,8 @@ def test_two_models_on_two_named_sets_then_reuse_the_tuned_baseline(tiny_dataset
         "eval.sets.synthetic_test.split=all",
         f"eval.sets.synthetic_shifted.root={tmp_path / 'shifted'}",
         "eval.sets.synthetic_shifted.synthesize.n=2",
-        "eval.sets.synthetic_shifted.synthesize.size_px=96",
+        "eval.sets.synthetic_shifted.synthesize.workers=1",
+        f"eval.sets.synthetic_shifted.synthesize.overrides=[{','.join(map(repr, small))}]",
         "bootstrap.n=100",
     ]
     first = tmp_path / "first"

@@ -3,6 +3,7 @@
 import pytest
 import yaml
 from hydra.utils import instantiate
+from omegaconf import open_dict
 
 from migraseg.cli.synth import main as synth_main
 from migraseg.data.contract import load_dataset
@@ -65,6 +66,13 @@ def test_datamodule_synthesizes_the_composed_preset(tmp_path):
     assert info["simulator"]["preset"] == "confocal_dual"
     assert info["simulator"]["confocal"]["image_size_px"] == [64, 64]
     assert load_dataset(tmp_path / "ds").samples
+    datamodule.prepare_data()  # cached and matching: nothing to do
+    with open_dict(cfg):
+        cfg.data.synthesize.simulator.confocal.image_size_px = [96, 96]
+    with pytest.raises(
+        ValueError, match=r"other settings \(simulator settings differ in \['confocal'\]"
+    ):
+        instantiate(cfg.data).prepare_data()
 
 
 def test_cli_modality_preset_timelapse_and_overrides(tmp_path, capsys):

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 from migraseg.data.cache import CACHE_MODES, load_samples
 from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
 from migraseg.data.dataset import LoadedSample, PatchDataset, PatchSampler, WholeImageDataset
-from migraseg.synth.writer import write_synthetic_dataset
+from migraseg.synth.writer import stale_synthetic_dataset, write_synthetic_dataset
 
 
 class ShardSampler(Sampler[int]):
@@ -139,18 +139,24 @@ class SegmentationDataModule(L.LightningDataModule):
         self._train_loader_state: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
-        """Simulate the default dataset on rank 0 if asked and absent; other ranks wait for it."""
+        """Simulate the default dataset on rank 0 if asked and absent; other ranks wait for it.
+
+        Raises:
+            ValueError: the folder holds a simulated dataset made with other settings.
+        """
         marker = self.root / "dataset.yaml"
-        if self.synthesize is None or marker.exists():
+        if self.synthesize is None:
+            return
+        n, seed = int(self.synthesize["n"]), int(self.synthesize.get("seed", 0))
+        simulator = self.synthesize.get("simulator")
+        if marker.exists():
+            stale = stale_synthetic_dataset(self.root, n, seed, simulator)
+            if stale:
+                raise ValueError(stale)
             return
         if rank_zero_only.rank == 0:
-            write_synthetic_dataset(
-                self.root,
-                n=int(self.synthesize["n"]),
-                seed=int(self.synthesize.get("seed", 0)),
-                workers=int(self.synthesize.get("workers", 1)),
-                config=self.synthesize.get("simulator"),
-            )
+            workers = int(self.synthesize.get("workers", 1))
+            write_synthetic_dataset(self.root, n, seed, simulator, workers)
         deadline = time.monotonic() + 1800
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(2)

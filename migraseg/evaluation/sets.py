@@ -7,7 +7,7 @@ so a shifted synthetic benchmark is reproducible from its config alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from skimage.measure import label
 from migraseg.constants import MIGRASOME
 from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset
 from migraseg.io import read_image
+from migraseg.synth.presets import load_preset
+from migraseg.synth.writer import stale_synthetic_dataset, write_synthetic_dataset
 
 
 @dataclass(frozen=True)
@@ -32,27 +34,25 @@ class EvalSet:
 def ensure_synthesized(eval_set: EvalSet) -> None:
     """Simulate the set's folder from its ``synthesize`` recipe when it does not exist yet.
 
-    Recipe keys: ``n``, ``seed``, ``size_px``, ``pixel_size_um`` (simulator defaults otherwise).
+    Recipe keys: ``n``, ``seed``, ``preset`` (a configs/data/synth preset, default
+    ``confocal``), ``overrides`` (``key=value`` strings on the preset, e.g.
+    ``confocal.image_size_px=[256,256]``) and ``workers``.
+
+    Raises:
+        ValueError: the folder holds a simulated set made from another recipe.
     """
     recipe = eval_set.synthesize
-    if not recipe or (eval_set.root / "dataset.yaml").exists():
+    if not recipe:
         return
-    from migraseg.synth.params import SynthConfig
-    from migraseg.synth.writer import write_synthetic_dataset
-
-    config = SynthConfig()
-    optics = config.confocal
-    if recipe.get("size_px"):
-        optics = replace(optics, image_size_px=(int(recipe["size_px"]),) * 2)
-    if recipe.get("pixel_size_um"):
-        optics = replace(optics, pixel_size_um=(float(recipe["pixel_size_um"]),) * 2)
-    write_synthetic_dataset(
-        eval_set.root,
-        n=int(recipe.get("n", 12)),
-        seed=int(recipe.get("seed", 0)),
-        config=replace(config, confocal=optics),
-        name=eval_set.root.name,
-    )
+    config = load_preset(str(recipe.get("preset", "confocal")), list(recipe.get("overrides") or []))
+    n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
+    if (eval_set.root / "dataset.yaml").exists():
+        stale = stale_synthetic_dataset(eval_set.root, n, seed, config)
+        if stale:
+            raise ValueError(stale)
+        return
+    workers = int(recipe.get("workers", 1))
+    write_synthetic_dataset(eval_set.root, n, seed, config, workers, name=eval_set.root.name)
 
 
 def set_from_path(path: str | Path, split: str) -> EvalSet:

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from migraseg.data.contract import make_splits, write_dataset_yaml
+from migraseg.data.contract import make_splits, read_dataset_yaml, write_dataset_yaml
 from migraseg.io import write_tiff
 from migraseg.synth.generator import make_sample
 from migraseg.synth.params import SynthConfig, synth_config_from_mapping
@@ -77,5 +77,41 @@ def write_synthetic_dataset(
             "n_frames": config.timelapse.n_frames,
             "frame_interval_min": config.timelapse.frame_interval_min,
         }
-    write_dataset_yaml(out, {**info, "simulator": asdict(config)})
+    write_dataset_yaml(out, {**info, **synthesis_record(n, seed, config)})
     return out
+
+
+def synthesis_record(n: int, seed: int, config: SynthConfig) -> dict[str, Any]:
+    """What a simulated dataset was made from, as plain YAML-able values (tuples → lists)."""
+    return json.loads(
+        json.dumps({"synthesis": {"n": n, "seed": seed}, "simulator": asdict(config)})
+    )
+
+
+def stale_synthetic_dataset(
+    root: Path, n: int, seed: int, config: SynthConfig | Mapping[str, Any] | None
+) -> str | None:
+    """Why the simulated dataset cached at ``root`` differs from what is asked, or None.
+
+    A cache made with other settings (or by an older simulator) must not be trained on
+    silently: the caller reports this and the user deletes the folder or picks another root.
+    """
+    info, problems = read_dataset_yaml(root)
+    if problems:
+        return "; ".join(problems)
+    wanted = synthesis_record(n, seed, synth_config_from_mapping(config))
+    if (
+        info.get("synthesis") == wanted["synthesis"]
+        and info.get("simulator") == wanted["simulator"]
+    ):
+        return None
+    keys = sorted(
+        k
+        for k in wanted["simulator"]
+        if (info.get("simulator") or {}).get(k) != wanted["simulator"][k]
+    )
+    detail = f"simulator settings differ in {keys}" if keys else "image count or seed differ"
+    return (
+        f"{root} holds a simulated dataset made with other settings ({detail}); delete the "
+        f"folder to simulate it again, or set data.root to another folder"
+    )
