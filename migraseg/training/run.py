@@ -71,13 +71,16 @@ def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta
     )
 
 
-def best_checkpoint(trainer: L.Trainer) -> Path:
-    """Best checkpoint by the monitored metric, else the last one written."""
-    callback = trainer.checkpoint_callback
-    path = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
-    if not path:
-        raise RuntimeError("training wrote no checkpoint (is callbacks.model_checkpoint set?)")
-    return Path(path)
+def best_checkpoint(trainer: L.Trainer) -> Path | None:
+    """Best checkpoint of the first ModelCheckpoint (the monitored one), else the newest one
+    any ModelCheckpoint wrote; None when none was written (``fast_dev_run`` writes none)."""
+    for callback in trainer.checkpoint_callbacks:
+        path = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
+        if path:
+            return Path(path)
+    if trainer.fast_dev_run:
+        return None
+    raise RuntimeError("training wrote no checkpoint (is callbacks.model_checkpoint set?)")
 
 
 def check_launch(trainer: L.Trainer) -> None:
@@ -124,8 +127,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     :func:`~migraseg.training.checkpointing.resolve_ckpt_path`.
 
     Returns:
-        ``{"checkpoint", "metrics" (headline numbers or None), "metrics_path", "model_path",
-        "output_dir", "trainer_metrics"}``.
+        ``{"checkpoint" (None after fast_dev_run), "metrics" (headline numbers or None),
+        "metrics_path", "model_path", "output_dir", "trainer_metrics"}``.
 
     Raises:
         SystemExit: with status 143 when a stop signal ended training (a checkpoint was written
@@ -164,20 +167,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     except SIGTERMException as stop:
         raise SystemExit(128 + signal.SIGTERM) from stop
 
+    checkpoint = best_checkpoint(trainer)
     result: dict[str, Any] = {
         "output_dir": str(output_dir),
-        "checkpoint": str(best_checkpoint(trainer)),
+        "checkpoint": str(checkpoint) if checkpoint else None,
         "trainer_metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
         "metrics": None,
         "metrics_path": None,
         "model_path": None,
     }
-    if not trainer.is_global_zero:
+    if not trainer.is_global_zero or checkpoint is None:
         return result
     if cfg.get("evaluate"):
-        result.update(evaluate_checkpoint(cfg, Path(result["checkpoint"]), datamodule, output_dir))
+        result.update(evaluate_checkpoint(cfg, checkpoint, datamodule, output_dir))
     if cfg.get("export"):
-        net, meta = load_checkpoint_model(Path(result["checkpoint"]))
+        net, meta = load_checkpoint_model(checkpoint)
         result["model_path"] = str(export_torchscript(net, meta, output_dir / "model.pt"))
     log.info("checkpoint: %s", result["checkpoint"])
     for key in ("metrics_path", "model_path"):
