@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXPERIMENT ?= quickstart
-# Set TORCH_SPEC to pin torch where your pip would otherwise pick a build you don't want.
 PIP_INSTALL := $(BIN)/python -m pip install --disable-pip-version-check -q
 
 .PHONY: install install-dev train test lint format clean
