@@ -27,6 +27,8 @@ class CompoundLoss(nn.Module):
         super().__init__()
         if class_weights is not None and len(class_weights) != NUM_CLASSES:
             raise ValueError(f"class_weights needs {NUM_CLASSES} entries, got {class_weights}")
+        if focal and class_weights is not None:
+            raise ValueError("focal loss takes no class_weights (smp's FocalLoss has none)")
         self.dice_weight, self.ce_weight = dice_weight, ce_weight
         self.dice = DiceLoss("multiclass", from_logits=True, ignore_index=ignore_index)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None

@@ -35,8 +35,9 @@ def test_module_steps_without_a_trainer(tiny_dataset):
     loss.backward()
     assert torch.isfinite(loss) and net.segmentation_head[0].weight.grad is not None
     module.on_validation_epoch_start()
-    image, mask = next(iter(dm.val_dataloader()))
-    module.validation_step((image, mask), 0)
+    image, mask, truth_ids = next(iter(dm.val_dataloader()))
+    assert truth_ids.shape == mask.shape and truth_ids.max() >= 1  # the simulator's instances
+    module.validation_step((image, mask, truth_ids), 0)
     counts = module._stats["counts"]
     assert counts[:, 0].sum() + counts[:, 2].sum() == mask.numel()  # tp + fn covers all pixels
     assert len(module.val_examples) == 1
@@ -105,7 +106,7 @@ def test_memmap_cache_matches_ram_and_is_built_once(tiny_dataset, tmp_path):
     for (xa, ya), (xb, yb) in zip(ram.train_dataloader(), mapped.train_dataloader(), strict=True):
         torch.testing.assert_close(xa, xb)
         torch.testing.assert_close(ya, yb)
-    image, _ = next(iter(mapped.val_dataloader()))
+    image, _, _ = next(iter(mapped.val_dataloader()))
     assert image.shape[-2:] == ram.loaded["val"][0].mask.shape
 
     stamps = [f.stat().st_mtime_ns for f in files]

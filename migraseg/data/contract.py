@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import yaml
+from skimage.measure import label
 
-from migraseg.constants import CLASS_NAMES, NUM_CLASSES
+from migraseg.constants import CLASS_NAMES, MIGRASOME, NUM_CLASSES
 from migraseg.io import ImageReadError, read_image
 from migraseg.utils.files import write_text_atomic
 
@@ -155,13 +156,23 @@ def _check_label_file(path: Path, shape: tuple[int, ...], max_label: int | None)
     if labels.shape != tuple(shape):
         return [f"{path}: shape {labels.shape} does not match its image's Y×X {tuple(shape)}"]
     if labels.dtype.kind not in "ui":
-        return [f"{path}: dtype {labels.dtype} (expected unsigned integer labels)"]
+        return [f"{path}: dtype {labels.dtype} (expected integer labels ≥ 0)"]
     if labels.size and labels.min() < 0:
         return [f"{path}: negative labels"]
     if max_label is not None and labels.size and labels.max() > max_label:
         bad = sorted(set(np.unique(labels).tolist()) - set(range(max_label + 1)))
         return [f"{path}: labels {bad} outside 0–{max_label} ({', '.join(CLASS_NAMES)})"]
     return []
+
+
+def read_migrasome_instances(record: SampleRecord, labels: np.ndarray | None = None) -> np.ndarray:
+    """True migrasome instances (Y, X): ``instances/`` when the dataset has it, else the
+    connected components of the migrasome class of ``labels`` (read from ``masks/`` if None)."""
+    if record.instance_path is not None:
+        return read_image(record.instance_path)[0]
+    if labels is None:
+        labels = read_image(record.mask_path)[0]
+    return label(labels == MIGRASOME)
 
 
 def make_splits(

@@ -14,7 +14,14 @@ from torch.utils.data import DataLoader, Sampler
 
 from migraseg.data.cache import CACHE_MODES, load_samples
 from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
-from migraseg.data.dataset import LoadedSample, PatchDataset, PatchSampler, WholeImageDataset
+from migraseg.data.dataset import (
+    LoadedSample,
+    PatchDataset,
+    PatchSampler,
+    WholeImageDataset,
+    load_truth_instances,
+)
+from migraseg.synth.params import synth_config_from_mapping
 from migraseg.synth.writer import stale_synthetic_dataset, write_synthetic_dataset
 
 
@@ -149,6 +156,11 @@ class SegmentationDataModule(L.LightningDataModule):
             return
         n, seed = int(self.synthesize["n"]), int(self.synthesize.get("seed", 0))
         simulator = self.synthesize.get("simulator")
+        if synth_config_from_mapping(simulator).timelapse.n_frames > 1:
+            raise ValueError(
+                "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
+                "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
+            )
         if marker.exists():
             stale = stale_synthetic_dataset(self.root, n, seed, simulator)
             if stale:
@@ -158,7 +170,9 @@ class SegmentationDataModule(L.LightningDataModule):
             workers = int(self.synthesize.get("workers", 1))
             write_synthetic_dataset(self.root, n, seed, simulator, workers)
         deadline = time.monotonic() + 1800
-        while not marker.exists() and time.monotonic() < deadline:
+        while not marker.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited 30 min for rank 0 to simulate {self.root}; see its log")
             time.sleep(2)
 
     def dataset_info(self) -> dict:
@@ -170,14 +184,19 @@ class SegmentationDataModule(L.LightningDataModule):
 
     @property
     def in_channels(self) -> int:
-        """Number of image channels, from dataset.yaml."""
-        return len(self.dataset_info().get("channels") or [None])
+        """Number of image channels of the (validated) dataset."""
+        return len(self.validated_spec().channels)
 
-    def setup(self, stage: str | None = None) -> None:
+    def validated_spec(self) -> DatasetSpec:
+        """The dataset, validated once (every image is decoded: slow for large datasets)."""
         if self.spec is None:
             self.spec = load_dataset(self.root, split_seed=self.split_seed)
-        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
-        for split in splits.get(stage or "fit", ("train", "val", "test")):
+        return self.spec
+
+    def setup(self, stage: str | None = None) -> None:
+        self.validated_spec()
+        splits = {"fit": ("train", "val"), "validate": ("val",)}
+        for split in splits.get(stage or "fit", ("train", "val")):
             if split not in self.loaded:
                 self.loaded[split] = load_samples(
                     self.spec.split(split),
@@ -227,18 +246,16 @@ class SegmentationDataModule(L.LightningDataModule):
         else:
             self._train_loader_state = state
 
-    def _whole_images(self, split: str) -> DataLoader:
-        samples = self.loaded[split]
+    def val_dataloader(self) -> DataLoader:
+        samples = self.loaded["val"]
+        instances = [
+            load_truth_instances(record, sample.mask.shape)
+            for record, sample in zip(self.spec.split("val"), samples, strict=True)
+        ]
         return DataLoader(
-            WholeImageDataset(samples),
+            WholeImageDataset(samples, instances),
             batch_size=1,
             sampler=ShardSampler(len(samples), *self._rank_world()),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
         )
-
-    def val_dataloader(self) -> DataLoader:
-        return self._whole_images("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._whole_images("test")

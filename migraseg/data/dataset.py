@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import albumentations as A
 import numpy as np
 import torch
-from skimage.transform import rescale
+from skimage.transform import rescale, resize
 from torch.utils.data import Dataset, Sampler
 
 from migraseg.constants import FIBER, MIGRASOME
-from migraseg.data.contract import SampleRecord, image_to_cyx
+from migraseg.data.contract import SampleRecord, image_to_cyx, read_migrasome_instances
 from migraseg.io import read_image
 from migraseg.normalization import percentile_normalize
 
@@ -156,15 +156,28 @@ def crop_padded(
     return image[:, y0 : y0 + size, x0 : x0 + size], mask[y0 : y0 + size, x0 : x0 + size]
 
 
-class WholeImageDataset(Dataset):
-    """Whole images for validation: ``(image, mask)`` as float32 (C, Y, X) and int64 (Y, X)."""
+def load_truth_instances(record: SampleRecord, shape: tuple[int, int]) -> np.ndarray:
+    """True migrasome instances (Y, X) int32 on the model's grid ``shape`` (nearest-neighbour
+    resampled), decoded exactly as the evaluation harness decodes them."""
+    ids = read_migrasome_instances(record)
+    if ids.shape != shape:
+        ids = resize(ids, shape, order=0, preserve_range=True, anti_aliasing=False)
+    return ids.astype(np.int32)
 
-    def __init__(self, samples: Sequence[LoadedSample]):
-        self.samples = samples
+
+class WholeImageDataset(Dataset):
+    """Whole images for validation: ``(image, mask, migrasome_ids)`` as float32 (C, Y, X),
+    int64 (Y, X) and int64 (Y, X) true migrasome instances."""
+
+    def __init__(self, samples: Sequence[LoadedSample], instances: Sequence[np.ndarray]):
+        if len(samples) != len(instances):
+            raise ValueError(f"{len(samples)} samples but {len(instances)} instance maps")
+        self.samples, self.instances = samples, instances
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s = self.samples[index]  # copies: cached arrays may be read-only memory maps
-        return torch.tensor(s.image), torch.from_numpy(s.mask.astype(np.int64))
+        ids = torch.from_numpy(self.instances[index].astype(np.int64))
+        return torch.tensor(s.image), torch.from_numpy(s.mask.astype(np.int64)), ids

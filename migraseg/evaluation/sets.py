@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from skimage.measure import label
 
-from migraseg.constants import MIGRASOME
-from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset
+from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_migrasome_instances
 from migraseg.io import read_image
 from migraseg.synth.presets import load_preset
 from migraseg.synth.writer import stale_synthetic_dataset, write_synthetic_dataset
@@ -89,10 +87,7 @@ def read_truth(record: SampleRecord) -> Truth:
     """Masks of a sample; migrasome instances from ``instances/`` when given, else the
     connected components of the migrasome class."""
     labels = read_image(record.mask_path)[0]
-    if record.instance_path is not None:
-        ids = read_image(record.instance_path)[0]
-    else:
-        ids = label(labels == MIGRASOME)
+    ids = read_migrasome_instances(record, labels)
     cells = None
     path = cells_path(record)
     if path.is_file():

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from migraseg.synth.params import SynthConfig, synth_config_from_mapping
+from migraseg.utils.config import CONFIG_DIR
 
-# The repository's configs/ (as migraseg.utils.config.CONFIG_DIR, without importing torch).
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-PRESET_DIR = CONFIG_DIR / "data" / "synth"
+PRESET_DIR = Path(CONFIG_DIR) / "data" / "synth"
 
 
 def preset_names() -> list[str]:
@@ -38,7 +37,7 @@ def load_preset(name: str, overrides: list[str] | None = None) -> SynthConfig:
     prefix = "data.synthesize.simulator."
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
             cfg = compose(
                 config_name=f"data/synth/{name}",
                 overrides=[prefix + o for o in overrides or []],

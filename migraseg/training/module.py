@@ -82,9 +82,6 @@ class SegmentationModule(L.LightningModule):
         self._reset_stats()
         self.val_examples = []
 
-    def on_test_epoch_start(self) -> None:
-        self._reset_stats()
-
     def _reset_stats(self) -> None:
         zeros = torch.zeros
         self._stats = {
@@ -93,8 +90,12 @@ class SegmentationModule(L.LightningModule):
             "loss": zeros(2, dtype=torch.float64),
         }
 
-    def _evaluate_batch(self, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
-        image, mask = batch
+    def validation_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> None:
+        """Whole images: pixel counts, and migrasome matches against the true instances with
+        predictions decoded by the model's own post-processing (as the evaluation does)."""
+        image, mask, truth_ids = batch
         padded, (h, w) = pad_to_multiple(image)
         logits = self(padded)[..., :h, :w]
         self._stats["loss"] += torch.tensor(
@@ -102,26 +103,21 @@ class SegmentationModule(L.LightningModule):
         )
         pred = logits.argmax(1).cpu().numpy().astype(np.uint8)
         truth = mask.cpu().numpy().astype(np.uint8)
-        pixel_size = float(self.meta.get("pixel_size_um", 0.1))
+        if "pixel_size_um" not in self.meta:
+            raise ValueError("SegmentationModule needs meta['pixel_size_um'] to decode objects")
+        pixel_size = float(self.meta["pixel_size_um"])
         post = self.meta.get("postprocess", {})
-        for p, t, x in zip(pred, truth, image.cpu().numpy(), strict=True):
+        batch_items = zip(pred, truth, truth_ids.cpu().numpy(), image.cpu().numpy(), strict=True)
+        for p, t, ids, x in batch_items:
             self._stats["counts"] += torch.from_numpy(class_counts(p, t)).double()
-            match = match_instances(
-                migrasome_instances(t, pixel_size), migrasome_instances(p, pixel_size, **post)
-            )
+            match = match_instances(ids, migrasome_instances(p, pixel_size, **post))
             self._stats["objects"] += torch.tensor(
                 [match.tp, match.fp, match.fn], dtype=torch.float64
             )
             if len(self.val_examples) < self.n_val_examples:
                 self.val_examples.append(example_crop(x, t, p))
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate_batch(batch)
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate_batch(batch)
-
-    def _log_stats(self, prefix: str) -> None:
+    def _log_validation_stats(self) -> None:
         # sum over DDP ranks: each rank saw a disjoint shard of the images (ShardSampler)
         stats = {
             k: self.trainer.strategy.reduce(v.to(self.device), reduce_op="sum").cpu()
@@ -129,22 +125,18 @@ class SegmentationModule(L.LightningModule):
         }
         scores = scores_from_counts(stats["counts"].numpy())
         tp, fp, fn = stats["objects"].tolist()
-        values = {f"{prefix}/dice_{CLASS_NAMES[c]}": scores["dice"][c] for c in FOREGROUND_CLASSES}
-        values[f"{prefix}/dice_fg"] = float(np.nanmean(scores["dice"][list(FOREGROUND_CLASSES)]))
-        values[f"{prefix}/f1_migrasome"] = (
-            2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-        )
-        values[f"{prefix}/loss"] = stats["loss"][0].item() / max(stats["loss"][1].item(), 1)
-        values[f"{prefix}/n_images"] = stats["loss"][1].item()  # over all ranks: each image once
-        self.log_dict(
-            {k: float(np.nan_to_num(v)) for k, v in values.items()}, sync_dist=False, prog_bar=False
-        )
+        values = {f"val/dice_{CLASS_NAMES[c]}": scores["dice"][c] for c in FOREGROUND_CLASSES}
+        values["val/dice_fg"] = float(np.nanmean(scores["dice"][list(FOREGROUND_CLASSES)]))
+        values["val/f1_migrasome"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        values["val/loss"] = stats["loss"][0].item() / max(stats["loss"][1].item(), 1)
+        values["val/n_images"] = stats["loss"][1].item()  # over all ranks: each image once
+        # classes absent from truth and prediction are NaN, except the monitored score, which
+        # must stay finite for checkpointing and early stopping (0: nothing to segment yet)
+        values["val/dice_fg"] = float(np.nan_to_num(values["val/dice_fg"]))
+        self.log_dict({k: float(v) for k, v in values.items()}, sync_dist=False, prog_bar=False)
 
     def on_validation_epoch_end(self) -> None:
-        self._log_stats("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_stats("test")
+        self._log_validation_stats()
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self.optimizer_factory(params=self.parameters())

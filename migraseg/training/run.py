@@ -14,11 +14,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
-from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from migraseg.data.contract import load_dataset
 from migraseg.data.datamodule import SegmentationDataModule
 from migraseg.evaluation.harness import print_metrics
 from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
@@ -90,8 +89,13 @@ def check_launch(trainer: L.Trainer) -> None:
     multirun (``-m``) re-runs the whole sweep in every child. Under SLURM the ranks come from
     SLURM instead (``hydra/launcher=slurm``), which is the supported way to sweep DDP runs.
     """
-    spawns_by_argv = isinstance(trainer.strategy.launcher, _SubprocessScriptLauncher)
-    if spawns_by_argv and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+    strategy = trainer.strategy
+    spawns_ranks = (
+        isinstance(strategy, DDPStrategy)
+        and trainer.world_size > 1
+        and not strategy.cluster_environment.creates_processes_externally
+    )
+    if spawns_ranks and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         raise RuntimeError(
             "a Hydra multirun (-m) with a multi-process DDP trainer would re-run the sweep in "
             "each rank: submit it with hydra/launcher=slurm, or run each config as a single run"
@@ -178,11 +182,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
     if not trainer.is_global_zero or checkpoint is None:
         return result
-    if cfg.get("evaluate"):
-        result.update(evaluate_checkpoint(cfg, checkpoint, datamodule, output_dir))
-    if cfg.get("export"):
+    if cfg.get("export"):  # first: a failing evaluation must not cost the exported model
         net, meta = load_checkpoint_model(checkpoint)
         result["model_path"] = str(export_torchscript(net, meta, output_dir / "model.pt"))
+    if cfg.get("evaluate"):
+        result.update(evaluate_checkpoint(cfg, checkpoint, datamodule, output_dir))
     log.info("checkpoint: %s", result["checkpoint"])
     for key in ("metrics_path", "model_path"):
         if result[key]:
@@ -195,8 +199,11 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Score a checkpoint beside the classical baseline (tuned on the train split) on the
     configured split of the training dataset; write metrics.json and report.md/.html."""
-    spec = datamodule.spec or load_dataset(datamodule.root)
+    spec = datamodule.validated_spec()
     split = str(cfg.get("eval_split", "test"))
+    if not spec.split(split):
+        log.warning("no evaluation: split %r of %s is empty", split, spec.root)
+        return {}
     eval_set = EvalSet(f"{spec.name}/{split}", Path(spec.root), split)
     models = {**name_models([str(checkpoint)]), CLASSICAL: CLASSICAL}
     run = run_evaluation(

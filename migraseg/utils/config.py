@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
 
 # The repository's configs/ (absolute: Hydra's relative lookup fails under editable installs).
@@ -13,6 +12,8 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 
 def auto_precision() -> str:
     """bf16-mixed on a GPU that supports it, else full fp32 (CPU autocast rarely pays off)."""
+    import torch  # here, not at import: modules that only need CONFIG_DIR stay torch-free
+
     if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
         return "bf16-mixed"
     return "32-true"

@@ -23,6 +23,6 @@ def wandb_logger(offline: bool | None = None, **kwargs: Any) -> WandbLogger:
 
     ``offline=None`` decides from the credentials; ``WANDB_MODE`` set by the user wins.
     """
-    if offline is None:
-        offline = os.environ.get("WANDB_MODE", "") != "online" and not wandb_has_credentials()
+    if offline is None:  # a WANDB_MODE the user set (online, offline, disabled) is left alone
+        offline = "WANDB_MODE" not in os.environ and not wandb_has_credentials()
     return WandbLogger(offline=offline, **kwargs)
