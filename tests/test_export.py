@@ -78,6 +78,28 @@ def test_mismatch_fails_loudly():
         check_outputs(torch.zeros(3), torch.tensor([0.0, 0.5, 0.0]), "traced TorchScript")
 
 
+def test_checkpoint_of_a_pretrained_run_loads_offline(tmp_path, monkeypatch):
+    """A run trained from ImageNet weights: reloading its checkpoint must not download them."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network access while loading a checkpoint")
+
+    monkeypatch.setattr("socket.socket.connect", no_network)
+    torch.manual_seed(0)
+    net = build_model(**TINY).eval()
+    model = {**TINY, "in_channels": 1, "encoder_weights": "imagenet"}
+    meta = ModelMeta(in_channels=1, pixel_size_um=0.1, patch_size=64, model=model)
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    path = tmp_path / "pretrained.ckpt"
+    torch.save({"hyper_parameters": {"meta": meta.to_dict()}, "state_dict": state}, path)
+    loaded, loaded_meta = load_model(path)
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x))
+    assert loaded_meta == meta
+
+
 def test_bad_model_files_are_named(tmp_path):
     with pytest.raises(ModelLoadError, match=r"nope\.pt: model file not found"):
         load_model(tmp_path / "nope.pt")

@@ -26,7 +26,11 @@ class ModelLoadError(ValueError):
 
 
 def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
-    """Network and metadata from a checkpoint written by ``migraseg-train``."""
+    """Network and metadata from a checkpoint written by ``migraseg-train``.
+
+    The network is built without pretrained encoder weights whatever the training config said
+    (``encoder_weights: imagenet`` would reach for the network): the checkpoint holds them all.
+    """
     # A Lightning checkpoint holds optimizer state and hyper-parameters besides tensors;
     # only load checkpoints you trust (as with any pickle).
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
@@ -34,7 +38,7 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
     if not meta_dict:
         raise ModelLoadError(f"{path}: checkpoint has no migraseg metadata (hyper_parameters.meta)")
     meta = ModelMeta.from_dict(meta_dict)
-    net = build_model(**meta.model)
+    net = build_model(**{**meta.model, "encoder_weights": None})
     state = {
         k.removeprefix("net."): v
         for k, v in checkpoint["state_dict"].items()
