@@ -136,3 +136,20 @@ def test_onnx_export_is_verified_and_carries_its_metadata(tiny_export, tmp_path)
         np.testing.assert_allclose(model(x.numpy()), net(x).numpy(), atol=1e-4)
     loaded, loaded_meta = load_model(path)
     assert isinstance(loaded, OnnxModel) and loaded_meta == meta
+
+
+@pytest.mark.export
+def test_cpu_falls_back_to_torchscript_without_onnxruntime(tiny_export, monkeypatch):
+    from migraseg.export import export_onnx
+    from migraseg.inference.loading import choose_model_file
+    from migraseg.inference.predictor import Predictor
+
+    net, meta, path = tiny_export
+    onnx = export_onnx(net, meta, path.with_suffix(".onnx"))
+    assert choose_model_file(path, "auto", "cpu") == onnx
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.warns(UserWarning, match="ONNX Runtime is not installed"):
+        predictor = Predictor.from_path(path, device="cpu", tile_size=64)
+    assert predictor.runner.name.startswith("torchscript")
+    with pytest.raises(ModelLoadError, match="ONNX Runtime is not installed"):
+        choose_model_file(path, "onnx", "cpu")

@@ -1,11 +1,13 @@
 """Load a trained model: a Lightning checkpoint, an exported TorchScript file or an ONNX file.
 
 On CPU, a TorchScript file with an ONNX export beside it (``model.pt`` + ``model.onnx``) runs in
-ONNX Runtime (faster there); ``backend="torch"`` keeps PyTorch.
+ONNX Runtime (faster there) when it is installed (the ``publish`` extra), else in PyTorch with a
+warning; ``backend="torch"`` keeps PyTorch.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -19,6 +21,7 @@ from migraseg.models.factory import build_model
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
 BACKENDS = ("auto", "torch", "onnx")
+ONNX_INSTALL = "pip install 'migraseg[publish]' or onnxruntime"
 
 
 class ModelLoadError(ValueError):
@@ -68,8 +71,12 @@ def load_onnx_model(path: Path) -> tuple[OnnxModel, ModelMeta]:
 def choose_model_file(path: str | Path, backend: str = "auto", device: str = "auto") -> Path:
     """The file to load: ``path``, or the ONNX export beside a TorchScript ``path`` on CPU.
 
+    With ``backend="auto"`` and ONNX Runtime not installed, the TorchScript file is kept (with a
+    warning).
+
     Raises:
-        ModelLoadError: unknown backend, or ``backend="onnx"`` without an ONNX file.
+        ModelLoadError: unknown backend, or ``backend="onnx"`` without an ONNX file or without
+            ONNX Runtime.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -79,7 +86,16 @@ def choose_model_file(path: str | Path, backend: str = "auto", device: str = "au
     sibling = path.with_suffix(".onnx")
     on_cpu = resolve_device(device).type == "cpu"
     if path.suffix in TORCHSCRIPT_SUFFIXES and sibling.is_file() and (on_cpu or backend == "onnx"):
-        return sibling
+        if importlib.util.find_spec("onnxruntime") is not None:
+            return sibling
+        if backend == "onnx":
+            raise ModelLoadError(f"{sibling}: ONNX Runtime is not installed ({ONNX_INSTALL})")
+        warnings.warn(
+            f"{sibling.name} not used: ONNX Runtime is not installed ({ONNX_INSTALL}); "
+            f"running {path.name} in PyTorch",
+            stacklevel=2,
+        )
+        return path
     if backend == "onnx":
         raise ModelLoadError(f"{path}: no {sibling.name} beside it; run migraseg-export --onnx")
     return path
