@@ -1,5 +1,7 @@
 """Pieces of migraseg-predict on hand-made inputs: axes, channels, fibers, cells, tables."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import roifile
@@ -11,6 +13,8 @@ from migraseg.measure.cells import cell_map
 from migraseg.measure.fibers import fiber_skeleton, skeleton_length_map
 from migraseg.measure.frame import measure_frame
 from migraseg.measure.tables import migrasome_rows, read_csv, write_csv, write_roi_set
+from migraseg.synth.generator import make_sample
+from migraseg.synth.params import SynthConfig
 
 POST = {"min_diameter_um": 0.3, "split_h_um": 0.1}
 
@@ -125,6 +129,28 @@ def test_cells_are_counted_on_a_coarse_grid_for_huge_frames(monkeypatch):
     assert coarse.nearest(390, 390) == coarse.nearest(300, 300) != coarse.nearest(0, 0)
 
 
+def test_centroids_in_um_match_the_simulator_truth():
+    """µm centroids use the corner convention ((index + 0.5) × pixel size), as the simulator's
+    truth does: on true masks they agree to a fraction of a pixel, with no half-pixel bias."""
+    config = SynthConfig()
+    optics = replace(config.confocal, image_size_px=(256, 256), pixel_size_um=(0.1, 0.1))
+    sample = make_sample(replace(config, confocal=optics), seed=0, index=0)
+    px = sample.pixel_size_um
+    image = sample.image if sample.image.ndim == 3 else sample.image[None]
+    found = measure_frame(sample.mask, lambda a, b: image[:, a:b], px, POST)
+    rows = migrasome_rows([(None, None, found)], px, [f"c{i}" for i in range(len(image))])
+    measured = np.array([[r["centroid_x_um"], r["centroid_y_um"]] for r in rows])
+    offsets = []
+    for m in sample.truth["migrasomes"]:
+        if m["cluster"] is None and not m["cut_by_border"]:
+            d = measured - [m["x_um"], m["y_um"]]
+            offsets.append(d[np.argmin(np.hypot(*d.T))] / px)
+    offsets = np.array(offsets)
+    assert len(offsets) >= 5
+    assert np.abs(offsets).max() < 0.3  # px
+    assert np.all(np.abs(offsets.mean(0)) < 0.1)  # the old integer-centre rule: −0.5 px
+
+
 def test_fiber_skeleton_is_one_pixel_wide():
     labels = np.zeros((20, 30), np.uint8)
     labels[8:11, 2:28] = FIBER
@@ -142,7 +168,7 @@ def test_tables_and_roi_sets_round_trip(tmp_path):
     write_csv(tmp_path / "m.csv", rows, columns)
     back = read_csv(tmp_path / "m.csv")
     assert len(back) == 4 and float(back[0]["centroid_x_um"]) == pytest.approx(
-        rows[0]["centroid_x_px"] * 0.1, abs=1e-3
+        (rows[0]["centroid_x_px"] + 0.5) * 0.1, abs=1e-3
     )
     write_roi_set(tmp_path / "m.zip", frames)
     rois = roifile.roiread(tmp_path / "m.zip")
