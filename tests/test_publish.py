@@ -12,7 +12,7 @@ from migraseg.export import sha256_file
 from migraseg.model_meta import ModelMeta
 from migraseg.models import build_model
 from migraseg.publish.info import DEFAULT_INFO, PublishInfo
-from migraseg.publish.model_card import model_card
+from migraseg.publish.model_card import checkpoint_metrics, model_card
 
 TINY = {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]}
 META = ModelMeta(
@@ -24,6 +24,7 @@ META = ModelMeta(
     dataset="tiny",
 )
 METRICS = {  # metrics.json schema 2 (README "Evaluation")
+    "models": {"model": {"kind": "checkpoint"}, "classical": {"kind": "classical"}},
     "sets": {
         "tiny/test": {
             "n_images": 3,
@@ -32,8 +33,34 @@ METRICS = {  # metrics.json schema 2 (README "Evaluation")
                 "classical": {"headline": {"migrasome.f1@0.5": 0.625}},
             },
         }
-    }
+    },
 }
+
+
+def tiny_checkpoint(path):
+    """A checkpoint as migraseg-train writes it (network weights + metadata), without training."""
+    torch.manual_seed(0)
+    state = {f"net.{k}": v for k, v in build_model(**TINY).state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hyper_parameters": {"meta": META.to_dict()}, "state_dict": state}, path)
+    return path
+
+
+def scored_run(tmp_path, scored="best.ckpt"):
+    """A run folder: checkpoints/best.ckpt and last.ckpt, metrics.json scoring ``scored`` (and
+    another network and the baseline)."""
+    run = tmp_path / "run"
+    for name in ("best.ckpt", "last.ckpt"):
+        tiny_checkpoint(run / "checkpoints" / name)
+    models = {
+        "model": {"kind": "checkpoint", "path": str(run / "checkpoints" / scored)},
+        "other": {"kind": "torchscript", "path": str(tmp_path / "other.pt")},
+        "classical": {"kind": "classical"},
+    }
+    set_models = {**METRICS["sets"]["tiny/test"]["models"], "other": {"headline": {"x": 0.5}}}
+    metrics = {"models": models, "sets": {"tiny/test": {"n_images": 3, "models": set_models}}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
 
 
 @pytest.fixture
@@ -90,6 +117,40 @@ def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
     assert "| migrasome.f1@0.5 | 0.875 | 0.625 |" in card
     assert "| 3 | migrasome |" in card and "doi:10.1111/febs.16183" in card
     assert "No metrics.json" in model_card(META, PublishInfo.load(), {}, None)
+
+
+def test_metrics_go_into_the_card_only_for_the_checkpoint_they_scored(tmp_path):
+    run = scored_run(tmp_path)
+    metrics, note = checkpoint_metrics(run / "metrics.json", run / "checkpoints" / "best.ckpt")
+    assert note == "" and set(metrics["sets"]["tiny/test"]["models"]) == {"model", "classical"}
+    metrics, note = checkpoint_metrics(run / "metrics.json", run / "checkpoints" / "last.ckpt")
+    assert metrics is None and "scored best.ckpt, other.pt, not last.ckpt" in note
+    assert checkpoint_metrics(None, run / "checkpoints" / "last.ckpt")[1].startswith("No metrics")
+
+
+@pytest.mark.export
+def test_export_cli_uses_the_run_metrics_only_for_the_scored_checkpoint(tmp_path, capsys):
+    from migraseg.cli.export import main
+
+    run = scored_run(tmp_path)
+    assert main([str(run / "checkpoints" / "best.ckpt"), str(tmp_path / "best.pt")]) == 0
+    card = (tmp_path / "best_card.md").read_text()
+    assert "| migrasome.f1@0.5 | 0.875 | 0.625 |" in card and "· other" not in card
+    assert main([str(run / "checkpoints" / "last.ckpt"), str(tmp_path / "last.pt")]) == 0
+    assert "warning" in capsys.readouterr().err
+    card = (tmp_path / "last_card.md").read_text()
+    assert "0.875" not in card and "scored best.ckpt, other.pt, not last.ckpt" in card
+
+
+def test_export_cli_names_a_corrupt_checkpoint_in_one_line(tmp_path, capsys):
+    from migraseg.cli.export import main
+
+    good = tiny_checkpoint(tmp_path / "good.ckpt").read_bytes()
+    (tmp_path / "corrupt.ckpt").write_bytes(good[: len(good) // 2])
+    assert main([str(tmp_path / "corrupt.ckpt"), str(tmp_path / "m.pt")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "corrupt.ckpt: cannot load model" in err
+    assert not (tmp_path / "m.pt").exists()
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from migraseg.models.factory import build_model
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
 BACKENDS = ("auto", "torch", "onnx")
+MAX_CAUSE = 300  # characters of a loader's error message kept in ModelLoadError
 ONNX_INSTALL = "pip install 'migraseg[publish]' or onnxruntime"
 
 
@@ -122,4 +123,6 @@ def load_model(path: str | Path) -> tuple[nn.Module | OnnxModel, ModelMeta]:
     except ModelLoadError:
         raise
     except Exception as err:
-        raise ModelLoadError(f"{path}: cannot load model ({type(err).__name__}: {err})") from err
+        cause = " ".join(str(err).split())  # one line (state-dict mismatches span many)
+        cause = cause if len(cause) <= MAX_CAUSE else cause[: MAX_CAUSE - 1] + "…"
+        raise ModelLoadError(f"{path}: cannot load model ({type(err).__name__}: {cause})") from err
