@@ -80,7 +80,7 @@ def no_network(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.export
 def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network, monkeypatch):
-    from migraseg.publish.bioimageio import build_package, sample_image, validate_package
+    from migraseg.publish.bioimageio import sample_image, write_package
 
     monkeypatch.chdir(tmp_path)  # bioimageio reads a .env from the working directory
     torch.manual_seed(0)
@@ -89,9 +89,8 @@ def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network,
     sample = sample_image(META, size=128)
     assert sample.shape == (1, 128, 128)
     card = model_card(META, info, {}, METRICS)
-    rdf = build_package(net, META, info, sample, card, tmp_path / "package")
-    passed, report = validate_package(rdf)
-    assert passed, report
+    rdf = write_package(net, META, info, sample, card, tmp_path / "package")  # tested inside
+    assert rdf == tmp_path / "package" / "rdf.yaml"
     assert no_network == []
     description = yaml.safe_load(rdf.read_text())
     assert description["format_version"].startswith("0.5")
@@ -103,8 +102,27 @@ def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network,
     assert expected.shape == (1, 4, 128, 128)
     np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)  # softmax inside the weights
     assert json.loads((tmp_path / "package" / "meta.json").read_text())["pixel_size_um"] == 0.2
-    zipped = build_package(net, META, info, sample, card, tmp_path / "package.zip")
-    assert zipped.suffix == ".zip" and zipped.stat().st_size > 0
+    zipped = write_package(net, META, info, sample, card, tmp_path / "package.zip", test=False)
+    assert zipped == tmp_path / "package.zip" and zipped.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["package", "package.zip"]
+
+
+@pytest.mark.slow
+@pytest.mark.export
+def test_a_package_that_fails_its_test_is_not_left_on_disk(tmp_path, monkeypatch):
+    import migraseg.publish.bioimageio as bio
+
+    net, info = build_model(**TINY).eval(), PublishInfo.load()
+    args = (net, META, info, bio.sample_image(META, size=64), "# card\n\n# Validation\n")
+    old = bio.write_package(*args, tmp_path / "package", test=False)
+    before = old.read_text()
+    monkeypatch.setattr(bio, "validate_package", lambda source: (False, "broken on purpose"))
+    for output in (tmp_path / "package", tmp_path / "package.zip"):
+        with pytest.raises(bio.PackageTestError, match="failed its test") as failure:
+            bio.write_package(*args, output)
+        assert failure.value.report == "broken on purpose"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["package"]  # no zip, no staging
+    assert old.read_text() == before  # the earlier package is untouched
 
 
 def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
@@ -128,6 +146,7 @@ def test_metrics_go_into_the_card_only_for_the_checkpoint_they_scored(tmp_path):
     assert checkpoint_metrics(None, run / "checkpoints" / "last.ckpt")[1].startswith("No metrics")
 
 
+@pytest.mark.slow
 @pytest.mark.export
 def test_export_cli_uses_the_run_metrics_only_for_the_scored_checkpoint(tmp_path, capsys):
     from migraseg.cli.export import main

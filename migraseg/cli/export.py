@@ -81,18 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         card_path = write_text_atomic(output.with_name(f"{output.stem}_card.md"), card)
         print(f"wrote {card_path}")
         if args.bioimageio:
-            from migraseg.publish.bioimageio import build_package, sample_image, validate_package
+            from migraseg.publish.bioimageio import PackageTestError, sample_image, write_package
 
             sample = sample_image(meta, args.sample_image)
-            package = build_package(net, meta, info, sample, card, args.bioimageio)
-            print(f"wrote {package}")
-            if not args.skip_test:
-                passed, report = validate_package(package)
-                if not passed:
-                    print(report, file=sys.stderr)
-                    print(f"migraseg-export: {package} failed its test", file=sys.stderr)
-                    return 1
-                print(f"{package}: passed bioimageio.core's test")
+            try:
+                package = write_package(
+                    net, meta, info, sample, card, args.bioimageio, test=not args.skip_test
+                )
+            except PackageTestError as err:
+                print(err.report, file=sys.stderr)
+                raise
+            tested = "" if args.skip_test else " (passed bioimageio.core's test)"
+            print(f"wrote {package}{tested}")
     except (ModelLoadError, ExportError, OSError, ValueError) as err:
         print(f"migraseg-export: {err}", file=sys.stderr)
         return 1

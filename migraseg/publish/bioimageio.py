@@ -25,6 +25,7 @@ from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import EPS, percentile_normalize
 from migraseg.publish.info import PublishInfo
+from migraseg.utils.files import atomic_dir, atomic_path
 from migraseg.visualize import colorize, to_gray
 
 HALO_PX = 16  # border of each output tile that tilers should discard
@@ -182,6 +183,44 @@ def build_package(
             return Path(save_bioimageio_package(description, output_path=output))
         folder = save_bioimageio_package_as_folder(description, output_path=output)
         return Path(folder) / "rdf.yaml"
+
+
+class PackageTestError(ValueError):
+    """A package failed bioimageio.core's test; ``report`` holds the validation summary."""
+
+    def __init__(self, output: Path, report: str):
+        super().__init__(f"{output}: the bioimage.io package failed its test; nothing written")
+        self.report = report
+
+
+def write_package(
+    net: nn.Module,
+    meta: ModelMeta,
+    info: PublishInfo,
+    sample: np.ndarray,
+    readme: str,
+    output: str | Path,
+    test: bool = True,
+) -> Path:
+    """Build a package (see :func:`build_package`) beside ``output``, test it with
+    bioimageio.core (if ``test``), and only then move it into place: a package that fails is
+    never left at ``output``.
+
+    Returns:
+        The folder's ``rdf.yaml`` or the zip file, at ``output``.
+
+    Raises:
+        PackageTestError: the package failed the test (nothing is written).
+    """
+    output = Path(output)
+    staging = atomic_path(output) if output.suffix == ".zip" else atomic_dir(output)
+    with staging as tmp:
+        built = build_package(net, meta, info, sample, readme, tmp)
+        if test:
+            passed, report = validate_package(built)
+            if not passed:
+                raise PackageTestError(output, report)
+    return output if output.suffix == ".zip" else output / "rdf.yaml"
 
 
 def validate_package(source: str | Path) -> tuple[bool, str]:
