@@ -125,6 +125,28 @@ def test_a_package_that_fails_its_test_is_not_left_on_disk(tmp_path, monkeypatch
     assert old.read_text() == before  # the earlier package is untouched
 
 
+def test_simulated_sample_images_use_the_models_modality_and_pixel_size(monkeypatch):
+    from dataclasses import replace
+
+    import migraseg.synth.generator as generator
+    from migraseg.publish.bioimageio import sample_image
+
+    configs = []
+    make_sample = generator.make_sample
+    monkeypatch.setattr(
+        generator,
+        "make_sample",
+        lambda config, **kw: configs.append(config) or make_sample(config, **kw),
+    )
+    tem = replace(META, modality="tem", pixel_size_um=0.012)
+    assert sample_image(tem, size=64).shape == (1, 64, 64)
+    assert configs[-1].modality == "tem"
+    assert configs[-1].tem.pixel_size_um == (0.012, 0.012)
+    assert configs[-1].tem.image_size_px == (64, 64)
+    with pytest.raises(ValueError, match="no simulator for the model's modality 'sem'"):
+        sample_image(replace(META, modality="sem"))
+
+
 def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
     weights = tmp_path / "model.pt"
     weights.write_bytes(b"weights")

@@ -259,13 +259,18 @@ def sample_image(meta: ModelMeta, path: str | Path | None = None, size: int = 25
     from dataclasses import replace
 
     from migraseg.synth.generator import make_sample
-    from migraseg.synth.params import SynthConfig
+    from migraseg.synth.params import MODALITIES, SynthConfig
 
+    if meta.modality not in MODALITIES:
+        raise ValueError(
+            f"no simulator for the model's modality {meta.modality!r} (simulated: "
+            f"{', '.join(MODALITIES)}); pass a TIFF at the model's pixel size (--sample-image)"
+        )
     base = SynthConfig(modality=meta.modality)
-    optics = replace(
-        base.confocal,
+    acquisition = replace(
+        base.acquisition,
         image_size_px=(size, size),
         pixel_size_um=(meta.pixel_size_um, meta.pixel_size_um),
     )
-    image = make_sample(replace(base, confocal=optics), seed=0, index=0).image
+    image = make_sample(replace(base, **{meta.modality: acquisition}), seed=0, index=0).image
     return np.repeat(image, meta.in_channels, axis=0) if image.shape[0] == 1 else image
