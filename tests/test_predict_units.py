@@ -10,9 +10,11 @@ from skimage.draw import disk, line
 from migraseg.constants import CELL, FIBER, MIGRASOME
 from migraseg.inference.planes import normalize_axes, select_channels
 from migraseg.measure.cells import cell_map
-from migraseg.measure.fibers import fiber_skeleton, skeleton_length_map
+from migraseg.measure.fibers import fiber_skeleton
 from migraseg.measure.frame import measure_frame
 from migraseg.measure.tables import migrasome_rows, read_csv, write_csv, write_roi_set
+from migraseg.metrics.centerline import skeleton_length_map
+from migraseg.postprocess import cell_instances
 from migraseg.synth.generator import make_sample
 from migraseg.synth.params import SynthConfig
 
@@ -122,7 +124,7 @@ def test_cells_are_counted_on_a_coarse_grid_for_huge_frames(monkeypatch):
     labels = np.zeros((400, 400), np.uint8)
     labels[disk((100, 100), 60)] = CELL
     labels[disk((300, 300), 60)] = CELL
-    labels[5:7, 5:7] = CELL  # a speck below 20 µm²
+    labels[5:7, 5:7] = CELL  # a speck below 5 µm²
     monkeypatch.setattr(cells, "MAX_SIDE", 100)
     coarse = cell_map(labels, 0.1)
     assert coarse.factor == 4 and coarse.n_cells == 2
@@ -149,6 +151,17 @@ def test_centroids_in_um_match_the_simulator_truth():
     assert len(offsets) >= 5
     assert np.abs(offsets).max() < 0.3  # px
     assert np.all(np.abs(offsets.mean(0)) < 0.1)  # the old integer-centre rule: −0.5 px
+
+
+def test_tables_count_cells_by_the_evaluation_rule():
+    """As cell_instances: corner-touching bodies are one cell, a border sliver of 7 µm² counts."""
+    labels = np.zeros((100, 100), np.uint8)
+    labels[10:40, 10:40] = CELL
+    labels[40:60, 40:60] = CELL  # touches the first at a corner
+    labels[70:80, 70:80] = CELL  # touches the second at a corner
+    labels[85:100, 0:12] = CELL  # 180 px = 7.2 µm² at 0.2 µm/px, cut by the border
+    found = measure_frame(labels, lambda a, b: labels[None, a:b], 0.2, POST)
+    assert found.n_cells == cell_instances(labels, 0.2).max() == 2
 
 
 def test_fiber_skeleton_is_one_pixel_wide():
