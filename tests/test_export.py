@@ -139,17 +139,24 @@ def test_onnx_export_is_verified_and_carries_its_metadata(tiny_export, tmp_path)
 
 
 @pytest.mark.export
-def test_cpu_falls_back_to_torchscript_without_onnxruntime(tiny_export, monkeypatch):
+def test_onnx_beside_model_pt_runs_on_cpu_is_reported_and_optional(tiny_export, monkeypatch):
+    from migraseg.evaluation.sources import NetworkSource
     from migraseg.export import export_onnx
     from migraseg.inference.loading import choose_model_file
-    from migraseg.inference.predictor import Predictor
 
     net, meta, path = tiny_export
     onnx = export_onnx(net, meta, path.with_suffix(".onnx"))
     assert choose_model_file(path, "auto", "cpu") == onnx
+    predict = {"device": "cpu", "tile_size": 64}
+    described = NetworkSource(path, predict).describe()
+    assert described["kind"] == "onnx" and described["runner"] == "onnxruntime/cpu"
+    assert described["path"] == str(path) and described["model_file"] == str(onnx)
+    described = NetworkSource(path, {**predict, "backend": "torch"}).describe()
+    assert described["kind"] == "torchscript" and described["runner"].startswith("torchscript")
+
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.warns(UserWarning, match="ONNX Runtime is not installed"):
-        predictor = Predictor.from_path(path, device="cpu", tile_size=64)
-    assert predictor.runner.name.startswith("torchscript")
+        described = NetworkSource(path, predict).describe()
+    assert described["kind"] == "torchscript" and described["model_file"] == str(path)
     with pytest.raises(ModelLoadError, match="ONNX Runtime is not installed"):
         choose_model_file(path, "onnx", "cpu")

@@ -97,14 +97,17 @@ class Predictor:
             raise ValueError(f"tile_size must be a multiple of {OUTPUT_STRIDE}, got {tile_size}")
         self.runner = make_runner(net, device, tta)
         self.meta = meta
+        self.model_file: Path | None = None  # the file loaded, when built by from_path
         self.tile_size, self.overlap, self.batch_size = tile_size, overlap, batch_size
 
     @classmethod
     def from_path(cls, path: str | Path, backend: str = "auto", **kwargs) -> Predictor:
         """Load a ``.ckpt``, TorchScript or ONNX file (see :func:`choose_model_file`)."""
-        device = kwargs.get("device", "auto")
-        net, meta = load_model(choose_model_file(path, backend, device))
-        return cls(net, meta, **kwargs)
+        model_file = choose_model_file(path, backend, kwargs.get("device", "auto"))
+        net, meta = load_model(model_file)
+        predictor = cls(net, meta, **kwargs)
+        predictor.model_file = model_file
+        return predictor
 
     # --- the model's grid -----------------------------------------------------------------
     def _tile_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
