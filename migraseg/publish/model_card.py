@@ -138,7 +138,8 @@ def model_card(
         f"inside the network); pixel size **{meta.pixel_size_um} µm/px** — rescale other images "
         "to it (migraseg-predict does).",
         f"- Normalisation: per image and channel, percentiles {norm['low']}–{norm['high']} "
-        "mapped to 0–1 (not clipped).",
+        "mapped to 0–1 (not clipped): (x − p_low) / (p_high − p_low + 1e-6), bioimage.io's "
+        "`scale_range`; percentiles of the image before rescaling it.",
         "- Output: logits per class (TorchScript/ONNX) or softmax probabilities "
         "(bioimage.io package); classes:",
         "",
