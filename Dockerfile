@@ -17,10 +17,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # Dependencies first (cached while only the code changes); keep the base image's torch build.
+# The publish extra brings ONNX Runtime (CPU inference) and bioimageio.core (packages).
 COPY pyproject.toml README.md ./
 RUN mkdir migraseg && touch migraseg/__init__.py \
     && python -c "import torch, torchvision; print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')" > /tmp/constraints.txt \
-    && pip install --no-cache-dir -c /tmp/constraints.txt -e . \
+    && pip install --no-cache-dir -c /tmp/constraints.txt -e ".[publish]" \
     && rm -rf migraseg
 
 COPY migraseg ./migraseg

@@ -35,6 +35,8 @@ _UNIT_TO_UM = {
     "nanometer": 1e-3,
     "mm": 1e3,
     "millimeter": 1e3,
+    "cm": 1e4,
+    "centimeter": 1e4,
     "m": 1e6,
     "Å": 1e-4,
     "A": 1e-4,
@@ -52,8 +54,10 @@ def _ome_pixel_size_um(ome_xml: str) -> float | None:
     pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
     if pixels is None or pixels.get("PhysicalSizeX") is None:
         return None
-    unit = pixels.get("PhysicalSizeXUnit", "µm")
-    return float(pixels.get("PhysicalSizeX")) * _UNIT_TO_UM.get(unit, 1.0)
+    unit = pixels.get("PhysicalSizeXUnit", "µm")  # OME's default unit
+    if unit not in _UNIT_TO_UM:  # "pixel", "reference frame", ...: not a physical size
+        return None
+    return float(pixels.get("PhysicalSizeX")) * _UNIT_TO_UM[unit]
 
 
 def _ome_channel_names(ome_xml: str) -> list[str] | None:

@@ -16,6 +16,7 @@ from skimage.segmentation import watershed
 from migraseg.constants import CELL, MIGRASOME
 
 EIGHT_CONNECTED = np.ones((3, 3), bool)
+MIN_CELL_AREA_UM2 = 5.0  # smaller cell-class components are specks (see cell_instances)
 
 
 def _split_component(obj: np.ndarray, split_h_px: float) -> np.ndarray:
@@ -73,11 +74,6 @@ def decode_instances(
     return out
 
 
-def split_touching(binary: np.ndarray, split_h_px: float) -> np.ndarray:
-    """Label a binary mask, splitting blobs whose distance map has several maxima."""
-    return decode_instances(binary, 0.0, split_h_px)
-
-
 def migrasome_instances(
     labels: np.ndarray,
     pixel_size_um: float,
@@ -96,12 +92,16 @@ def migrasome_instances(
 
 
 def cell_instances(
-    labels: np.ndarray, pixel_size_um: float, min_area_um2: float = 5.0
+    labels: np.ndarray, pixel_size_um: float, min_area_um2: float = MIN_CELL_AREA_UM2
 ) -> np.ndarray:
-    """Cell instances of a semantic label image: filled connected components of the cell class.
+    """Cell instances of a semantic label image — the one rule for counting cells everywhere
+    (evaluation and migraseg-predict's tables).
 
-    Touching cells stay merged (no splitting: cell bodies are not round enough for a
-    distance-map watershed); components below ``min_area_um2`` are dropped.
+    A cell is an 8-connected component of the cell class with its holes filled (migrasomes or
+    fibers drawn over a cell body do not cut it), kept if its filled area is at least
+    ``min_area_um2``; touching cells stay merged (cell bodies are not round enough for a
+    distance-map watershed). Cells cut by the image border count like any other: the default
+    5 µm² drops only prediction specks (a whole cell is ≳ 100 µm²), not a border cell's sliver.
 
     Shape: labels (Y, X) class ids → (Y, X) int32 instance ids, 0 = none.
     """

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from migraseg.normalization import percentile_normalize
+
 # background, cell, retraction fiber, migrasome
 CLASS_COLOURS = np.array([[0, 0, 0], [90, 90, 200], [40, 220, 40], [255, 0, 255]], np.uint8)
 
 
 def to_gray(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
     """Percentile-stretched (Y, X) image as uint8 RGB (Y, X, 3)."""
-    lo, hi = np.percentile(image, (low, high))
-    gray = np.clip((image.astype(np.float32) - lo) / max(float(hi - lo), 1e-6), 0, 1)
+    gray = np.clip(percentile_normalize(image[None], low, high)[0], 0, 1)
     return np.repeat((gray * 255).astype(np.uint8)[..., None], 3, axis=-1)
 
 

@@ -78,6 +78,28 @@ def test_mismatch_fails_loudly():
         check_outputs(torch.zeros(3), torch.tensor([0.0, 0.5, 0.0]), "traced TorchScript")
 
 
+def test_checkpoint_of_a_pretrained_run_loads_offline(tmp_path, monkeypatch):
+    """A run trained from ImageNet weights: reloading its checkpoint must not download them."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network access while loading a checkpoint")
+
+    monkeypatch.setattr("socket.socket.connect", no_network)
+    torch.manual_seed(0)
+    net = build_model(**TINY).eval()
+    model = {**TINY, "in_channels": 1, "encoder_weights": "imagenet"}
+    meta = ModelMeta(in_channels=1, pixel_size_um=0.1, patch_size=64, model=model)
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    path = tmp_path / "pretrained.ckpt"
+    torch.save({"hyper_parameters": {"meta": meta.to_dict()}, "state_dict": state}, path)
+    loaded, loaded_meta = load_model(path)
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x))
+    assert loaded_meta == meta
+
+
 def test_bad_model_files_are_named(tmp_path):
     with pytest.raises(ModelLoadError, match=r"nope\.pt: model file not found"):
         load_model(tmp_path / "nope.pt")
@@ -114,3 +136,27 @@ def test_onnx_export_is_verified_and_carries_its_metadata(tiny_export, tmp_path)
         np.testing.assert_allclose(model(x.numpy()), net(x).numpy(), atol=1e-4)
     loaded, loaded_meta = load_model(path)
     assert isinstance(loaded, OnnxModel) and loaded_meta == meta
+
+
+@pytest.mark.export
+def test_onnx_beside_model_pt_runs_on_cpu_is_reported_and_optional(tiny_export, monkeypatch):
+    from migraseg.evaluation.sources import NetworkSource
+    from migraseg.export import export_onnx
+    from migraseg.inference.loading import choose_model_file
+
+    net, meta, path = tiny_export
+    onnx = export_onnx(net, meta, path.with_suffix(".onnx"))
+    assert choose_model_file(path, "auto", "cpu") == onnx
+    predict = {"device": "cpu", "tile_size": 64}
+    described = NetworkSource(path, predict).describe()
+    assert described["kind"] == "onnx" and described["runner"] == "onnxruntime/cpu"
+    assert described["path"] == str(path) and described["model_file"] == str(onnx)
+    described = NetworkSource(path, {**predict, "backend": "torch"}).describe()
+    assert described["kind"] == "torchscript" and described["runner"].startswith("torchscript")
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.warns(UserWarning, match="ONNX Runtime is not installed"):
+        described = NetworkSource(path, predict).describe()
+    assert described["kind"] == "torchscript" and described["model_file"] == str(path)
+    with pytest.raises(ModelLoadError, match="ONNX Runtime is not installed"):
+        choose_model_file(path, "onnx", "cpu")

@@ -22,15 +22,20 @@ def test_write_read_round_trip_keeps_pixel_size(tmp_path, dtype):
     assert meta["axes"] == "CYX"
 
 
-def test_ome_pixel_size_in_nanometres_is_converted(tmp_path):
+@pytest.mark.parametrize(
+    "size,unit,expected",
+    [(4.0, "nm", 0.004), (2e-5, "cm", 0.2), (0.1, "µm", 0.1), (3.0, "pixel", None)],
+)
+def test_ome_pixel_size_units(tmp_path, size, unit, expected):
+    """Known units are converted to µm; an unknown one ("pixel") means no pixel size."""
     path = tmp_path / "ome.tif"
     tifffile.imwrite(
         path,
         np.zeros((8, 8), np.uint16),
         ome=True,
-        metadata={"axes": "YX", "PhysicalSizeX": 4.0, "PhysicalSizeXUnit": "nm"},
+        metadata={"axes": "YX", "PhysicalSizeX": size, "PhysicalSizeXUnit": unit},
     )
-    assert read_image(path)[1]["pixel_size_um"] == pytest.approx(0.004)
+    assert read_image(path)[1]["pixel_size_um"] == (expected and pytest.approx(expected))
 
 
 def test_uncalibrated_tiff_has_no_pixel_size(tmp_path):

@@ -11,7 +11,7 @@ from migraseg.metrics.centerline import (
     cl_dice,
     count_components,
     fiber_scores,
-    skeleton_length_px,
+    skeleton_length_um,
 )
 from migraseg.metrics.objects import (
     equivalent_diameter_um,
@@ -138,6 +138,20 @@ def test_cell_instances_drop_small_components():
     assert cells.max() == 1 and cells[20, 20] == 1 and cells[51, 51] == 0
 
 
+def test_the_one_cell_rule():
+    """8-connected, holes filled, ≥ 5 µm² by default, border cells counted."""
+    labels = np.zeros((100, 100), np.uint8)
+    labels[10:40, 10:40] = CELL
+    labels[20:25, 20:25] = MIGRASOME  # a migrasome on the cell body: a hole, filled
+    labels[40:60, 40:60] = CELL  # touches the first cell at one corner only: merged
+    labels[85:100, 0:12] = CELL  # cut by the border: 180 px = 7.2 µm² at 0.2 µm, counted
+    labels[5:8, 90:95] = CELL  # 15 px = 0.6 µm²: a speck
+    cells = cell_instances(labels, pixel_size_um=0.2)
+    assert cells.max() == 2
+    assert cells[22, 22] == cells[50, 50] == cells[10, 10] != cells[99, 0] > 0
+    assert cells[6, 92] == 0
+
+
 def test_equivalent_diameter_of_a_disc():
     area = disk((50, 50), 20)[0].size
     assert equivalent_diameter_um(np.array([area]), 0.1)[0] == pytest.approx(4.0, rel=0.02)
@@ -163,13 +177,13 @@ def test_cldice_known_values():
 def test_skeleton_length_of_straight_diagonal_and_cornered_lines():
     horizontal = np.zeros((10, 40), bool)
     horizontal[5, 3:33] = True  # 30 px → 29 steps
-    assert skeleton_length_px(horizontal) == pytest.approx(29)
+    assert skeleton_length_um(horizontal, 1.0) == pytest.approx(29)
     diagonal = np.eye(21, dtype=bool)  # 20 diagonal steps
-    assert skeleton_length_px(diagonal) == pytest.approx(20 * np.sqrt(2))
+    assert skeleton_length_um(diagonal, 0.1) == pytest.approx(2 * np.sqrt(2))
     corner = np.zeros((5, 5), bool)
     corner[1, 1:4] = corner[1:4, 3] = True  # an L: 2 + 2 steps, no diagonal shortcut
-    assert skeleton_length_px(corner) == pytest.approx(4)
-    assert skeleton_length_px(np.zeros((5, 5), bool)) == 0
+    assert skeleton_length_um(corner, 1.0) == pytest.approx(4)
+    assert skeleton_length_um(np.zeros((5, 5), bool), 1.0) == 0
 
 
 def test_skeleton_precision_recall_respect_the_tolerance():

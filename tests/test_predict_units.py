@@ -1,5 +1,7 @@
 """Pieces of migraseg-predict on hand-made inputs: axes, channels, fibers, cells, tables."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import roifile
@@ -8,9 +10,13 @@ from skimage.draw import disk, line
 from migraseg.constants import CELL, FIBER, MIGRASOME
 from migraseg.inference.planes import normalize_axes, select_channels
 from migraseg.measure.cells import cell_map
-from migraseg.measure.fibers import fiber_skeleton, skeleton_length_map
+from migraseg.measure.fibers import fiber_skeleton
 from migraseg.measure.frame import measure_frame
 from migraseg.measure.tables import migrasome_rows, read_csv, write_csv, write_roi_set
+from migraseg.metrics.centerline import skeleton_length_map
+from migraseg.postprocess import cell_instances
+from migraseg.synth.generator import make_sample
+from migraseg.synth.params import SynthConfig
 
 POST = {"min_diameter_um": 0.3, "split_h_um": 0.1}
 
@@ -118,11 +124,44 @@ def test_cells_are_counted_on_a_coarse_grid_for_huge_frames(monkeypatch):
     labels = np.zeros((400, 400), np.uint8)
     labels[disk((100, 100), 60)] = CELL
     labels[disk((300, 300), 60)] = CELL
-    labels[5:7, 5:7] = CELL  # a speck below 20 µm²
+    labels[5:7, 5:7] = CELL  # a speck below 5 µm²
     monkeypatch.setattr(cells, "MAX_SIDE", 100)
     coarse = cell_map(labels, 0.1)
     assert coarse.factor == 4 and coarse.n_cells == 2
     assert coarse.nearest(390, 390) == coarse.nearest(300, 300) != coarse.nearest(0, 0)
+
+
+def test_centroids_in_um_match_the_simulator_truth():
+    """µm centroids use the corner convention ((index + 0.5) × pixel size), as the simulator's
+    truth does: on true masks they agree to a fraction of a pixel, with no half-pixel bias."""
+    config = SynthConfig()
+    optics = replace(config.confocal, image_size_px=(256, 256), pixel_size_um=(0.1, 0.1))
+    sample = make_sample(replace(config, confocal=optics), seed=0, index=0)
+    px = sample.pixel_size_um
+    image = sample.image if sample.image.ndim == 3 else sample.image[None]
+    found = measure_frame(sample.mask, lambda a, b: image[:, a:b], px, POST)
+    rows = migrasome_rows([(None, None, found)], px, [f"c{i}" for i in range(len(image))])
+    measured = np.array([[r["centroid_x_um"], r["centroid_y_um"]] for r in rows])
+    offsets = []
+    for m in sample.truth["migrasomes"]:
+        if m["cluster"] is None and not m["cut_by_border"]:
+            d = measured - [m["x_um"], m["y_um"]]
+            offsets.append(d[np.argmin(np.hypot(*d.T))] / px)
+    offsets = np.array(offsets)
+    assert len(offsets) >= 5
+    assert np.abs(offsets).max() < 0.3  # px
+    assert np.all(np.abs(offsets.mean(0)) < 0.1)  # the old integer-centre rule: −0.5 px
+
+
+def test_tables_count_cells_by_the_evaluation_rule():
+    """As cell_instances: corner-touching bodies are one cell, a border sliver of 7 µm² counts."""
+    labels = np.zeros((100, 100), np.uint8)
+    labels[10:40, 10:40] = CELL
+    labels[40:60, 40:60] = CELL  # touches the first at a corner
+    labels[70:80, 70:80] = CELL  # touches the second at a corner
+    labels[85:100, 0:12] = CELL  # 180 px = 7.2 µm² at 0.2 µm/px, cut by the border
+    found = measure_frame(labels, lambda a, b: labels[None, a:b], 0.2, POST)
+    assert found.n_cells == cell_instances(labels, 0.2).max() == 2
 
 
 def test_fiber_skeleton_is_one_pixel_wide():
@@ -142,7 +181,7 @@ def test_tables_and_roi_sets_round_trip(tmp_path):
     write_csv(tmp_path / "m.csv", rows, columns)
     back = read_csv(tmp_path / "m.csv")
     assert len(back) == 4 and float(back[0]["centroid_x_um"]) == pytest.approx(
-        rows[0]["centroid_x_px"] * 0.1, abs=1e-3
+        (rows[0]["centroid_x_px"] + 0.5) * 0.1, abs=1e-3
     )
     write_roi_set(tmp_path / "m.zip", frames)
     rois = roifile.roiread(tmp_path / "m.zip")

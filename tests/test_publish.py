@@ -12,7 +12,7 @@ from migraseg.export import sha256_file
 from migraseg.model_meta import ModelMeta
 from migraseg.models import build_model
 from migraseg.publish.info import DEFAULT_INFO, PublishInfo
-from migraseg.publish.model_card import model_card
+from migraseg.publish.model_card import checkpoint_metrics, model_card
 
 TINY = {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]}
 META = ModelMeta(
@@ -24,6 +24,7 @@ META = ModelMeta(
     dataset="tiny",
 )
 METRICS = {  # metrics.json schema 2 (README "Evaluation")
+    "models": {"model": {"kind": "checkpoint"}, "classical": {"kind": "classical"}},
     "sets": {
         "tiny/test": {
             "n_images": 3,
@@ -32,8 +33,34 @@ METRICS = {  # metrics.json schema 2 (README "Evaluation")
                 "classical": {"headline": {"migrasome.f1@0.5": 0.625}},
             },
         }
-    }
+    },
 }
+
+
+def tiny_checkpoint(path):
+    """A checkpoint as migraseg-train writes it (network weights + metadata), without training."""
+    torch.manual_seed(0)
+    state = {f"net.{k}": v for k, v in build_model(**TINY).state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hyper_parameters": {"meta": META.to_dict()}, "state_dict": state}, path)
+    return path
+
+
+def scored_run(tmp_path, scored="best.ckpt"):
+    """A run folder: checkpoints/best.ckpt and last.ckpt, metrics.json scoring ``scored`` (and
+    another network and the baseline)."""
+    run = tmp_path / "run"
+    for name in ("best.ckpt", "last.ckpt"):
+        tiny_checkpoint(run / "checkpoints" / name)
+    models = {
+        "model": {"kind": "checkpoint", "path": str(run / "checkpoints" / scored)},
+        "other": {"kind": "torchscript", "path": str(tmp_path / "other.pt")},
+        "classical": {"kind": "classical"},
+    }
+    set_models = {**METRICS["sets"]["tiny/test"]["models"], "other": {"headline": {"x": 0.5}}}
+    metrics = {"models": models, "sets": {"tiny/test": {"n_images": 3, "models": set_models}}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
 
 
 @pytest.fixture
@@ -53,7 +80,7 @@ def no_network(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.export
 def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network, monkeypatch):
-    from migraseg.publish.bioimageio import build_package, sample_image, validate_package
+    from migraseg.publish.bioimageio import sample_image, write_package
 
     monkeypatch.chdir(tmp_path)  # bioimageio reads a .env from the working directory
     torch.manual_seed(0)
@@ -62,9 +89,8 @@ def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network,
     sample = sample_image(META, size=128)
     assert sample.shape == (1, 128, 128)
     card = model_card(META, info, {}, METRICS)
-    rdf = build_package(net, META, info, sample, card, tmp_path / "package")
-    passed, report = validate_package(rdf)
-    assert passed, report
+    rdf = write_package(net, META, info, sample, card, tmp_path / "package")  # tested inside
+    assert rdf == tmp_path / "package" / "rdf.yaml"
     assert no_network == []
     description = yaml.safe_load(rdf.read_text())
     assert description["format_version"].startswith("0.5")
@@ -76,8 +102,49 @@ def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network,
     assert expected.shape == (1, 4, 128, 128)
     np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)  # softmax inside the weights
     assert json.loads((tmp_path / "package" / "meta.json").read_text())["pixel_size_um"] == 0.2
-    zipped = build_package(net, META, info, sample, card, tmp_path / "package.zip")
-    assert zipped.suffix == ".zip" and zipped.stat().st_size > 0
+    zipped = write_package(net, META, info, sample, card, tmp_path / "package.zip", test=False)
+    assert zipped == tmp_path / "package.zip" and zipped.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["package", "package.zip"]
+
+
+@pytest.mark.slow
+@pytest.mark.export
+def test_a_package_that_fails_its_test_is_not_left_on_disk(tmp_path, monkeypatch):
+    import migraseg.publish.bioimageio as bio
+
+    net, info = build_model(**TINY).eval(), PublishInfo.load()
+    args = (net, META, info, bio.sample_image(META, size=64), "# card\n\n# Validation\n")
+    old = bio.write_package(*args, tmp_path / "package", test=False)
+    before = old.read_text()
+    monkeypatch.setattr(bio, "validate_package", lambda source: (False, "broken on purpose"))
+    for output in (tmp_path / "package", tmp_path / "package.zip"):
+        with pytest.raises(bio.PackageTestError, match="failed its test") as failure:
+            bio.write_package(*args, output)
+        assert failure.value.report == "broken on purpose"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["package"]  # no zip, no staging
+    assert old.read_text() == before  # the earlier package is untouched
+
+
+def test_simulated_sample_images_use_the_models_modality_and_pixel_size(monkeypatch):
+    from dataclasses import replace
+
+    import migraseg.synth.generator as generator
+    from migraseg.publish.bioimageio import sample_image
+
+    configs = []
+    make_sample = generator.make_sample
+    monkeypatch.setattr(
+        generator,
+        "make_sample",
+        lambda config, **kw: configs.append(config) or make_sample(config, **kw),
+    )
+    tem = replace(META, modality="tem", pixel_size_um=0.012)
+    assert sample_image(tem, size=64).shape == (1, 64, 64)
+    assert configs[-1].modality == "tem"
+    assert configs[-1].tem.pixel_size_um == (0.012, 0.012)
+    assert configs[-1].tem.image_size_px == (64, 64)
+    with pytest.raises(ValueError, match="no simulator for the model's modality 'sem'"):
+        sample_image(replace(META, modality="sem"))
 
 
 def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
@@ -90,6 +157,41 @@ def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
     assert "| migrasome.f1@0.5 | 0.875 | 0.625 |" in card
     assert "| 3 | migrasome |" in card and "doi:10.1111/febs.16183" in card
     assert "No metrics.json" in model_card(META, PublishInfo.load(), {}, None)
+
+
+def test_metrics_go_into_the_card_only_for_the_checkpoint_they_scored(tmp_path):
+    run = scored_run(tmp_path)
+    metrics, note = checkpoint_metrics(run / "metrics.json", run / "checkpoints" / "best.ckpt")
+    assert note == "" and set(metrics["sets"]["tiny/test"]["models"]) == {"model", "classical"}
+    metrics, note = checkpoint_metrics(run / "metrics.json", run / "checkpoints" / "last.ckpt")
+    assert metrics is None and "scored best.ckpt, other.pt, not last.ckpt" in note
+    assert checkpoint_metrics(None, run / "checkpoints" / "last.ckpt")[1].startswith("No metrics")
+
+
+@pytest.mark.slow
+@pytest.mark.export
+def test_export_cli_uses_the_run_metrics_only_for_the_scored_checkpoint(tmp_path, capsys):
+    from migraseg.cli.export import main
+
+    run = scored_run(tmp_path)
+    assert main([str(run / "checkpoints" / "best.ckpt"), str(tmp_path / "best.pt")]) == 0
+    card = (tmp_path / "best_card.md").read_text()
+    assert "| migrasome.f1@0.5 | 0.875 | 0.625 |" in card and "· other" not in card
+    assert main([str(run / "checkpoints" / "last.ckpt"), str(tmp_path / "last.pt")]) == 0
+    assert "warning" in capsys.readouterr().err
+    card = (tmp_path / "last_card.md").read_text()
+    assert "0.875" not in card and "scored best.ckpt, other.pt, not last.ckpt" in card
+
+
+def test_export_cli_names_a_corrupt_checkpoint_in_one_line(tmp_path, capsys):
+    from migraseg.cli.export import main
+
+    good = tiny_checkpoint(tmp_path / "good.ckpt").read_bytes()
+    (tmp_path / "corrupt.ckpt").write_bytes(good[: len(good) // 2])
+    assert main([str(tmp_path / "corrupt.ckpt"), str(tmp_path / "m.pt")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "corrupt.ckpt: cannot load model" in err
+    assert not (tmp_path / "m.pt").exists()
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--metrics",
-        help="metrics.json for the model card (default: the checkpoint's run folder, if any)",
+        help="metrics.json for the model card, used only if it scored this checkpoint "
+        "(default: the checkpoint's run folder, if any)",
     )
     parser.add_argument(
         "--sample-image",
@@ -54,37 +55,44 @@ def default_metrics(checkpoint: Path) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from migraseg.export import ExportError, export_onnx, export_torchscript
-    from migraseg.inference.loading import ModelLoadError, load_checkpoint_model
+    from migraseg.inference.loading import ModelLoadError, load_model
     from migraseg.publish.info import PublishInfo
-    from migraseg.publish.model_card import load_metrics, model_card
+    from migraseg.publish.model_card import checkpoint_metrics, model_card
     from migraseg.utils.files import write_text_atomic
 
     output, checkpoint = Path(args.output), Path(args.checkpoint)
     try:
+        if checkpoint.suffix != ".ckpt":
+            raise ValueError(f"{checkpoint}: expected a Lightning checkpoint (.ckpt)")
+        if args.metrics and not Path(args.metrics).is_file():
+            raise ValueError(f"{args.metrics}: metrics file not found")
         info = PublishInfo.load(args.info)
-        net, meta = load_checkpoint_model(checkpoint)
+        net, meta = load_model(checkpoint)
         weights = {"torchscript": export_torchscript(net, meta, output)}
         print(f"wrote {weights['torchscript']}")
         if args.onnx:
             weights["onnx"] = export_onnx(net, meta, output.with_suffix(".onnx"))
             print(f"wrote {weights['onnx']}")
-        metrics = load_metrics(args.metrics or default_metrics(checkpoint))
-        card = model_card(meta, info, weights, metrics)
+        metrics_path = args.metrics or default_metrics(checkpoint)
+        metrics, note = checkpoint_metrics(metrics_path, checkpoint)
+        if metrics_path and metrics is None:
+            print(f"migraseg-export: warning: {metrics_path}: {note}", file=sys.stderr)
+        card = model_card(meta, info, weights, metrics, note)
         card_path = write_text_atomic(output.with_name(f"{output.stem}_card.md"), card)
         print(f"wrote {card_path}")
         if args.bioimageio:
-            from migraseg.publish.bioimageio import build_package, sample_image, validate_package
+            from migraseg.publish.bioimageio import PackageTestError, sample_image, write_package
 
             sample = sample_image(meta, args.sample_image)
-            package = build_package(net, meta, info, sample, card, args.bioimageio)
-            print(f"wrote {package}")
-            if not args.skip_test:
-                passed, report = validate_package(package)
-                if not passed:
-                    print(report, file=sys.stderr)
-                    print(f"migraseg-export: {package} failed its test", file=sys.stderr)
-                    return 1
-                print(f"{package}: passed bioimageio.core's test")
+            try:
+                package = write_package(
+                    net, meta, info, sample, card, args.bioimageio, test=not args.skip_test
+                )
+            except PackageTestError as err:
+                print(err.report, file=sys.stderr)
+                raise
+            tested = "" if args.skip_test else " (passed bioimageio.core's test)"
+            print(f"wrote {package}{tested}")
     except (ModelLoadError, ExportError, OSError, ValueError) as err:
         print(f"migraseg-export: {err}", file=sys.stderr)
         return 1

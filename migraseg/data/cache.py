@@ -21,7 +21,7 @@ from migraseg.data.dataset import LoadedSample, load_sample
 from migraseg.utils.files import atomic_path
 
 CACHE_MODES = ("ram", "memmap")
-CACHE_VERSION = 1  # bump when preprocessing changes, so stale caches are not reused
+CACHE_VERSION = 2  # bump when preprocessing changes, so stale caches are not reused
 
 
 def cache_key(

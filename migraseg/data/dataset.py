@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import albumentations as A
 import numpy as np
 import torch
-from skimage.transform import rescale, resize
+from skimage.transform import resize
 from torch.utils.data import Dataset, Sampler
 
 from migraseg.constants import FIBER, MIGRASOME
 from migraseg.data.contract import SampleRecord, image_to_cyx, read_migrasome_instances
+from migraseg.inference.resample import model_grid_shape, resample_image
 from migraseg.io import read_image
-from migraseg.normalization import percentile_normalize
+from migraseg.normalization import DEFAULT_PERCENTILES, percentile_scaling, subsample_step
 
 
 @dataclass
@@ -36,26 +37,25 @@ class LoadedSample:
 def load_sample(
     record: SampleRecord,
     pixel_size_um: float | None = None,
-    percentiles: tuple[float, float] = (1.0, 99.8),
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
 ) -> LoadedSample:
-    """Read, rescale to ``pixel_size_um`` (if given and different by > 1 %) and normalise."""
+    """Read, rescale to ``pixel_size_um`` (if given and different by > 1 %) and normalise.
+
+    Exactly as the predictor feeds the network: percentiles of the image on its own grid
+    (:mod:`migraseg.normalization`), then the same linear resampling
+    (:func:`~migraseg.inference.resample.resample_image`); the mask takes the nearest label.
+    """
     image, meta = read_image(record.image_path)
     image = image_to_cyx(image, meta["axes"])
     mask, _ = read_image(record.mask_path)
     target = pixel_size_um or record.pixel_size_um
-    factor = record.pixel_size_um / target
-    if abs(factor - 1) > 0.01:
-        image = rescale(
-            image.astype(np.float32),
-            (1, factor, factor),
-            order=1,
-            preserve_range=True,
-            anti_aliasing=factor < 1,
-        )
-        mask = rescale(mask, factor, order=0, preserve_range=True, anti_aliasing=False)
-    return LoadedSample(
-        record.stem, percentile_normalize(image, *percentiles), mask.astype(np.uint8), target
-    )
+    step = subsample_step(*image.shape[1:])
+    scaling = percentile_scaling(image[:, ::step, ::step], *percentiles)
+    grid = model_grid_shape(image.shape[1:], record.pixel_size_um / target)
+    if grid != image.shape[1:]:
+        image = resample_image(image, grid)
+        mask = resize(mask, grid, order=0, preserve_range=True, anti_aliasing=False)
+    return LoadedSample(record.stem, scaling.apply(image), mask.astype(np.uint8), target)
 
 
 class PatchSampler(Sampler[int]):

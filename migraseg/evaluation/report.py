@@ -180,7 +180,9 @@ def models_table(models: dict[str, dict[str, Any]]) -> Table:
             )
         else:
             source = info.get("path", "")
-            note = f"trained on {info['trained_on']}" if info.get("trained_on") else ""
+            notes = [f"trained on {info['trained_on']}"] if info.get("trained_on") else []
+            notes += [f"ran on {info['runner']}"] if info.get("runner") else []
+            note = ", ".join(notes)
         rows.append([name, info["kind"], source, note])
     return Table(["model", "kind", "source", "notes"], rows, numeric=False)
 

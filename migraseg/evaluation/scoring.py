@@ -21,7 +21,7 @@ from migraseg.metrics.objects import (
     match_overlaps,
 )
 from migraseg.metrics.pixel import class_counts, scores_from_counts
-from migraseg.postprocess import cell_instances
+from migraseg.postprocess import MIN_CELL_AREA_UM2, cell_instances
 
 IOU_THRESHOLD = 0.5
 
@@ -40,7 +40,7 @@ class ScoringSettings:
 
     fiber_tolerance_um: float = 0.25
     size_bin_edges_um: tuple[float, ...] = (0.5, 1.0, 2.0, 3.0)
-    cell_min_area_um2: float = 5.0
+    cell_min_area_um2: float = MIN_CELL_AREA_UM2
 
 
 def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:

@@ -23,6 +23,7 @@ from migraseg.utils.files import write_text_atomic
 
 CLASSICAL = "classical"
 NETWORK_SUFFIXES = (".ckpt", ".pt", ".pth", ".torchscript")
+FILE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx"}  # any other network file: TorchScript
 
 
 @dataclass
@@ -59,10 +60,15 @@ class NetworkSource:
         self.predictor = Predictor.from_path(self.path, **(predict or {}))
 
     def describe(self) -> dict[str, Any]:
+        """What actually ran: ``kind`` is the format of the file loaded (an ONNX export beside a
+        TorchScript ``path`` runs on CPU), ``runner`` the backend and device."""
         meta = self.predictor.meta
+        model_file = self.predictor.model_file or self.path
         return {
-            "kind": "checkpoint" if self.path.suffix == ".ckpt" else "torchscript",
+            "kind": FILE_KINDS.get(model_file.suffix, "torchscript"),
             "path": str(self.path),
+            "model_file": str(model_file),
+            "runner": self.predictor.runner.name,
             "model_pixel_size_um": meta.pixel_size_um,
             "trained_on": meta.dataset,
             "postprocess": dict(meta.postprocess),

@@ -1,11 +1,13 @@
 """Load a trained model: a Lightning checkpoint, an exported TorchScript file or an ONNX file.
 
 On CPU, a TorchScript file with an ONNX export beside it (``model.pt`` + ``model.onnx``) runs in
-ONNX Runtime (faster there); ``backend="torch"`` keeps PyTorch.
+ONNX Runtime (faster there) when it is installed (the ``publish`` extra), else in PyTorch with a
+warning; ``backend="torch"`` keeps PyTorch.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -19,6 +21,8 @@ from migraseg.models.factory import build_model
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
 BACKENDS = ("auto", "torch", "onnx")
+MAX_CAUSE = 300  # characters of a loader's error message kept in ModelLoadError
+ONNX_INSTALL = "pip install 'migraseg[publish]' or onnxruntime"
 
 
 class ModelLoadError(ValueError):
@@ -26,7 +30,11 @@ class ModelLoadError(ValueError):
 
 
 def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
-    """Network and metadata from a checkpoint written by ``migraseg-train``."""
+    """Network and metadata from a checkpoint written by ``migraseg-train``.
+
+    The network is built without pretrained encoder weights whatever the training config said
+    (``encoder_weights: imagenet`` would reach for the network): the checkpoint holds them all.
+    """
     # A Lightning checkpoint holds optimizer state and hyper-parameters besides tensors;
     # only load checkpoints you trust (as with any pickle).
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
@@ -34,7 +42,7 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
     if not meta_dict:
         raise ModelLoadError(f"{path}: checkpoint has no migraseg metadata (hyper_parameters.meta)")
     meta = ModelMeta.from_dict(meta_dict)
-    net = build_model(**meta.model)
+    net = build_model(**{**meta.model, "encoder_weights": None})
     state = {
         k.removeprefix("net."): v
         for k, v in checkpoint["state_dict"].items()
@@ -64,8 +72,12 @@ def load_onnx_model(path: Path) -> tuple[OnnxModel, ModelMeta]:
 def choose_model_file(path: str | Path, backend: str = "auto", device: str = "auto") -> Path:
     """The file to load: ``path``, or the ONNX export beside a TorchScript ``path`` on CPU.
 
+    With ``backend="auto"`` and ONNX Runtime not installed, the TorchScript file is kept (with a
+    warning).
+
     Raises:
-        ModelLoadError: unknown backend, or ``backend="onnx"`` without an ONNX file.
+        ModelLoadError: unknown backend, or ``backend="onnx"`` without an ONNX file or without
+            ONNX Runtime.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -75,7 +87,16 @@ def choose_model_file(path: str | Path, backend: str = "auto", device: str = "au
     sibling = path.with_suffix(".onnx")
     on_cpu = resolve_device(device).type == "cpu"
     if path.suffix in TORCHSCRIPT_SUFFIXES and sibling.is_file() and (on_cpu or backend == "onnx"):
-        return sibling
+        if importlib.util.find_spec("onnxruntime") is not None:
+            return sibling
+        if backend == "onnx":
+            raise ModelLoadError(f"{sibling}: ONNX Runtime is not installed ({ONNX_INSTALL})")
+        warnings.warn(
+            f"{sibling.name} not used: ONNX Runtime is not installed ({ONNX_INSTALL}); "
+            f"running {path.name} in PyTorch",
+            stacklevel=2,
+        )
+        return path
     if backend == "onnx":
         raise ModelLoadError(f"{path}: no {sibling.name} beside it; run migraseg-export --onnx")
     return path
@@ -102,4 +123,6 @@ def load_model(path: str | Path) -> tuple[nn.Module | OnnxModel, ModelMeta]:
     except ModelLoadError:
         raise
     except Exception as err:
-        raise ModelLoadError(f"{path}: cannot load model ({type(err).__name__}: {err})") from err
+        cause = " ".join(str(err).split())  # one line (state-dict mismatches span many)
+        cause = cause if len(cause) <= MAX_CAUSE else cause[: MAX_CAUSE - 1] + "…"
+        raise ModelLoadError(f"{path}: cannot load model ({type(err).__name__}: {cause})") from err

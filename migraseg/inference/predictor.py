@@ -1,9 +1,10 @@
 """Predictor: rescale to the model's pixel size, normalise, tile, blend, map back — in strips.
 
 The image is never held as one float array. Rows are read from a :class:`RowSource` as the
-sliding window reaches them, rescaled to the model's grid, normalised with whole-image
-percentiles, and predicted one row of tiles at a time; rows no later tile can touch are
-finished, mapped back to the input grid and handed on. Memory therefore grows with the image
+sliding window reaches them, rescaled to the model's grid, normalised with percentiles of the
+whole raw image (as in training, :mod:`migraseg.normalization`), and predicted one row of
+tiles at a time; rows no later tile can touch are finished, mapped back to the input grid and
+handed on. Memory therefore grows with the image
 *width* (≈ (K + C + 1) × 2 tile heights × width × 4 bytes), not its area, and the result equals
 whole-image processing: the strip logic only decides *when* a row is computed.
 """
@@ -24,14 +25,8 @@ from migraseg.inference.resample import LinearResampler, model_grid_shape
 from migraseg.inference.tiling import gaussian_weights, padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
+from migraseg.normalization import percentile_scaling, subsample_step
 from migraseg.postprocess import migrasome_instances
-
-MAX_PERCENTILE_SAMPLES = 4_000_000  # as migraseg.normalization: percentiles from a subsample
-
-
-def subsample_step(height: int, width: int) -> int:
-    """Stride of the regular subsample used for percentiles (1 up to 4 MP)."""
-    return max(1, int(np.sqrt(height * width / MAX_PERCENTILE_SAMPLES)))
 
 
 class RowSource(Protocol):
@@ -102,14 +97,17 @@ class Predictor:
             raise ValueError(f"tile_size must be a multiple of {OUTPUT_STRIDE}, got {tile_size}")
         self.runner = make_runner(net, device, tta)
         self.meta = meta
+        self.model_file: Path | None = None  # the file loaded, when built by from_path
         self.tile_size, self.overlap, self.batch_size = tile_size, overlap, batch_size
 
     @classmethod
     def from_path(cls, path: str | Path, backend: str = "auto", **kwargs) -> Predictor:
         """Load a ``.ckpt``, TorchScript or ONNX file (see :func:`choose_model_file`)."""
-        device = kwargs.get("device", "auto")
-        net, meta = load_model(choose_model_file(path, backend, device))
-        return cls(net, meta, **kwargs)
+        model_file = choose_model_file(path, backend, kwargs.get("device", "auto"))
+        net, meta = load_model(model_file)
+        predictor = cls(net, meta, **kwargs)
+        predictor.model_file = model_file
+        return predictor
 
     # --- the model's grid -----------------------------------------------------------------
     def _tile_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
@@ -182,6 +180,42 @@ class Predictor:
         return np.concatenate([probs for _, probs in blocks], axis=1)
 
     # --- the input's grid -----------------------------------------------------------------
+    def model_input(
+        self, source: RowSource, pixel_size_um: float
+    ) -> tuple[Callable[[int, int], np.ndarray], tuple[int, int]]:
+        """What the network sees of a raw image: normalised rows on the model's grid.
+
+        Percentiles are taken on the input's own grid (a regular subsample above 4 MP), then
+        rows are rescaled to the model's pixel size and normalised — as
+        :func:`migraseg.data.dataset.load_sample` does for training.
+
+        Returns:
+            ``(rows, grid)``: ``rows(y0, y1)`` gives float32 (C, y1 - y0, X) of the model grid's
+            rows ``[y0, y1)``; ``grid`` is that grid's (Y, X).
+        """
+        if not pixel_size_um or pixel_size_um <= 0:
+            raise ValueError("pixel size unknown: pass pixel_size_um (µm per pixel)")
+        height, width = source.shape
+        grid = model_grid_shape((height, width), pixel_size_um / self.meta.pixel_size_um)
+        to_rows, to_cols = (
+            LinearResampler.create(n, m) for n, m in zip(source.shape, grid, strict=True)
+        )
+        sample = source.subsample(subsample_step(height, width))
+        if sample.shape[0] != self.meta.in_channels:
+            raise ValueError(
+                f"expected an image (C={self.meta.in_channels}, Y, X), got {sample.shape[0]} "
+                "channel(s)"
+            )
+        norm = self.meta.normalization
+        scaling = percentile_scaling(sample, norm["low"], norm["high"])
+
+        def rows(y0: int, y1: int) -> np.ndarray:
+            in0, in1 = to_rows.input_range(y0, y1)
+            block = to_rows.apply(source.rows(in0, in1), 1, y0, y1, in0)
+            return scaling.apply(to_cols.apply(block, 2, 0, grid[1], 0))
+
+        return rows, grid
+
     def stream(
         self,
         source: RowSource,
@@ -190,36 +224,18 @@ class Predictor:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Class probabilities of a raw image on its own grid, in row blocks.
 
-        The image is rescaled to the model's pixel size, normalised as in training (percentiles
-        of the whole image, from a regular subsample above 4 MP), predicted tile by tile, and
-        the probabilities are resized back to the input's grid.
+        The image is normalised and rescaled to the model's pixel size (:meth:`model_input`),
+        predicted tile by tile, and the probabilities are resized back to the input's grid.
 
         Yields:
             ``(y0, probs)`` with probs (K, h, X) float32 for input rows ``[y0, y0 + h)``.
         """
-        if not pixel_size_um or pixel_size_um <= 0:
-            raise ValueError("pixel size unknown: pass pixel_size_um (µm per pixel)")
+        model_rows, grid = self.model_input(source, pixel_size_um)
         height, width = source.shape
-        grid = model_grid_shape((height, width), pixel_size_um / self.meta.pixel_size_um)
-        pairs = list(zip(source.shape, grid, strict=True))
-        to_model = [LinearResampler.create(n, m) for n, m in pairs]
-        back = [LinearResampler.create(m, n, anti_alias=False) for n, m in pairs]
-        norm = self.meta.normalization
-        sample = source.subsample(subsample_step(height, width)).astype(np.float32)
-        if sample.shape[0] != self.meta.in_channels:
-            raise ValueError(
-                f"expected an image (C={self.meta.in_channels}, Y, X), got {sample.shape[0]} "
-                "channel(s)"
-            )
-        low, high = np.percentile(sample, (norm["low"], norm["high"]), axis=(1, 2))
-        offset = low[:, None, None].astype(np.float32)
-        scale = np.maximum(high - low, 1e-6)[:, None, None].astype(np.float32)
-
-        def model_rows(y0: int, y1: int) -> np.ndarray:
-            in0, in1 = to_model[0].input_range(y0, y1)
-            rows = to_model[0].apply(source.rows(in0, in1), 1, y0, y1, in0)
-            return (to_model[1].apply(rows, 2, 0, grid[1], 0) - offset) / scale
-
+        back = [
+            LinearResampler.create(m, n, anti_alias=False)
+            for n, m in zip(source.shape, grid, strict=True)
+        ]
         blocks = self.stream_model_grid(model_rows, grid, on_tiles)
         if grid == (height, width):
             yield from blocks

@@ -95,3 +95,11 @@ def model_grid_shape(shape: tuple[int, int], scale: float) -> tuple[int, int]:
     if abs(scale - 1) <= 0.01:  # within 1 %: not worth an interpolation
         return shape
     return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def resample_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A whole image (C, Y, X) resampled to (C, *shape) float32, as the predictor's strips are
+    (training uses it too, so that both feed the network identical pixels)."""
+    rows = LinearResampler.create(image.shape[1], shape[0])
+    cols = LinearResampler.create(image.shape[2], shape[1])
+    return cols.apply(rows.apply(image, 1, 0, shape[0], 0), 2, 0, shape[1], 0)

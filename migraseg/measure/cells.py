@@ -1,8 +1,10 @@
 """Cells of a label image: how many, and which one is nearest to a point.
 
-Cells are tens of µm across, so they are labelled on a grid subsampled to at most
-``MAX_SIDE`` px per side: a 16k × 16k frame costs a 4k × 4k labelling (≈ 200 MB with the nearest-
-cell index), not a full-size one. Touching cells are counted as one.
+Cells are decoded by :func:`migraseg.postprocess.cell_instances`, the rule evaluation uses too
+(8-connected, holes filled, ≥ 5 µm², touching cells counted as one). Cells are tens of µm
+across, so they are labelled on a grid subsampled to at most ``MAX_SIDE`` px per side: a
+16k × 16k frame costs a 4k × 4k labelling (≈ 200 MB with the nearest-cell index), not a
+full-size one.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from migraseg.constants import CELL
+from migraseg.postprocess import cell_instances
 
 MAX_SIDE = 4096
-MIN_CELL_AREA_UM2 = 20.0  # smaller "cell" specks are prediction noise (a cell is ≳ 100 µm²)
 
 
 @dataclass
@@ -42,15 +43,7 @@ class CellMap:
 
 
 def cell_map(labels: np.ndarray, pixel_size_um: float) -> CellMap:
-    """Label the cell class of ``labels`` (Y, X) as connected cells of at least 20 µm²."""
+    """The cells of ``labels`` (Y, X) (:func:`~migraseg.postprocess.cell_instances`)."""
     factor = max(1, math.ceil(max(labels.shape) / MAX_SIDE))
-    mask = labels[::factor, ::factor] == CELL
-    ids, n = ndi.label(mask)
-    if n:
-        min_area = MIN_CELL_AREA_UM2 / (pixel_size_um * factor) ** 2
-        keep = np.bincount(ids.ravel()) >= min_area
-        keep[0] = False
-        relabel = np.zeros(n + 1, np.int32)
-        relabel[keep] = np.arange(1, keep.sum() + 1, dtype=np.int32)
-        ids, n = relabel[ids], int(keep.sum())
-    return CellMap(ids.astype(np.int32), factor, n)
+    ids = cell_instances(labels[::factor, ::factor], pixel_size_um * factor)
+    return CellMap(ids, factor, int(ids.max(initial=0)))

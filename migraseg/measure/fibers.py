@@ -1,4 +1,5 @@
-"""Retraction-fiber skeletons: their length, and where a migrasome sits on them.
+"""Retraction-fiber skeletons, and where a migrasome sits on them (their length:
+:func:`migraseg.metrics.centerline.skeleton_length_map`).
 
 A migrasome's position is read off the fiber skeleton around it: the number of fiber *arms*
 that leave it (connected pieces of skeleton in a thin ring around the outline of the migrasome,
@@ -22,32 +23,6 @@ RING_UM = 0.3  # how far from a migrasome's outline fiber arms are looked for
 def fiber_skeleton(labels: np.ndarray) -> np.ndarray:
     """One-pixel-wide skeleton (Y, X) bool of the fiber class of a label image."""
     return skeletonize(labels == FIBER)
-
-
-def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """``out[y, x] = mask[y + dy, x + dx]``, False outside."""
-    padded = np.pad(mask, 1)
-    h, w = mask.shape
-    return padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-
-
-def skeleton_length_map(skeleton: np.ndarray) -> np.ndarray:
-    """Each skeleton pixel's share (px) of the skeleton's length; sum it over any region.
-
-    Neighbouring skeleton pixels are joined by steps of 1 (edge neighbours) or √2 (corner
-    neighbours, unless an edge neighbour of both already joins them, as at every bend of an
-    8-connected line); each pixel takes half of each of its steps. A straight line of n pixels
-    measures n − 1.
-    """
-    skeleton = skeleton.astype(bool)
-    length = np.zeros(skeleton.shape, np.float32)
-    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-        length += 0.5 * (skeleton & _shift(skeleton, dy, dx))
-    for dy, dx in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-        step = skeleton & _shift(skeleton, dy, dx)
-        step &= ~_shift(skeleton, dy, 0) & ~_shift(skeleton, 0, dx)
-        length += 0.5 * np.sqrt(2) * step
-    return length * skeleton
 
 
 def ring_px(pixel_size_um: float) -> int:

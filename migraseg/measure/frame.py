@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from migraseg.measure.cells import cell_map
-from migraseg.measure.fibers import POSITIONS, fiber_skeleton, skeleton_length_map
+from migraseg.measure.fibers import POSITIONS, fiber_skeleton
 from migraseg.measure.migrasomes import Migrasome, measure_strip
+from migraseg.metrics.centerline import skeleton_length_map
 
 HALO_UM = 8.0  # > the largest migrasome cluster (3 µm each) plus its ring
 STRIP_PIXELS = 8 * 2**20

@@ -16,7 +16,8 @@ from migraseg.postprocess import migrasome_instances
 
 @dataclass
 class Migrasome:
-    """One migrasome; coordinates in px of the whole frame (y down, x right, pixel centres)."""
+    """One migrasome; ``y``, ``x`` are its centroid as array indices of the whole frame (y down,
+    x right, pixel *centres* at integers)."""
 
     y: float
     x: float
@@ -24,6 +25,12 @@ class Migrasome:
     intensity: list[float]  # mean per channel of the input, in the file's units
     position: str  # see migraseg.measure.fibers.POSITIONS
     outline: np.ndarray  # (n, 2) x, y polygon in ImageJ coordinates (pixel corners at integers)
+
+    def centroid_um(self, pixel_size_um: float) -> tuple[float, float]:
+        """Centroid (x, y) in µm from the image's top-left *corner*: ``(index + 0.5) × pixel
+        size``, the convention of the outlines, Fiji's µm coordinates and the simulator's truth.
+        """
+        return (self.x + 0.5) * pixel_size_um, (self.y + 0.5) * pixel_size_um
 
 
 def _grown(box: tuple[slice, slice], margin: int, shape: tuple[int, int]) -> tuple[slice, slice]:

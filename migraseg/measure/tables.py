@@ -26,19 +26,25 @@ def migrasome_rows(
     pixel_size_um: float,
     channel_names: Sequence[str],
 ) -> list[dict[str, Any]]:
-    """One row per migrasome, ids numbered from 1 across the whole file."""
+    """One row per migrasome, ids numbered from 1 across the whole file.
+
+    ``centroid_*_px`` are array indices (pixel centres at integers); ``centroid_*_um`` are
+    distances from the image's top-left corner, ``(index + 0.5) × pixel size`` (as Fiji and the
+    ROI outlines).
+    """
     rows = []
     for t, z, frame in frames:
         diameters = frame.diameters_um(pixel_size_um)
         for m, cell, diameter in zip(frame.migrasomes, frame.nearest_cell, diameters, strict=True):
+            x_um, y_um = m.centroid_um(pixel_size_um)
             row = {
                 "id": len(rows) + 1,
                 "frame": t if t is not None else 0,
                 "z": "" if z is None else z,
                 "centroid_x_px": round(m.x, 2),
                 "centroid_y_px": round(m.y, 2),
-                "centroid_x_um": round(m.x * pixel_size_um, 4),
-                "centroid_y_um": round(m.y * pixel_size_um, 4),
+                "centroid_x_um": round(x_um, 4),
+                "centroid_y_um": round(y_um, 4),
                 "area_um2": round(m.area_px * pixel_size_um**2, 5),
                 "diameter_um": round(float(diameter), 4),
                 **dict(zip(channel_columns(channel_names), m.intensity, strict=True)),

@@ -40,17 +40,38 @@ def cl_dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return _cl_dice(skeletonize(pred), skeletonize(truth), pred, truth)
 
 
-def skeleton_length_px(skeleton: np.ndarray) -> float:
-    """Length of a one-pixel-wide skeleton (Y, X) in pixels.
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``out[y, x] = mask[y + dy, x + dx]``, False outside."""
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    return padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
 
-    Neighbouring pixels add 1 (side by side) or √2 (diagonal); a diagonal step is skipped where
-    the two pixels also share a skeleton neighbour, so an L-shaped corner counts 2, not 2 + √2.
+
+def skeleton_length_map(skeleton: np.ndarray) -> np.ndarray:
+    """Each skeleton pixel's share (px) of the skeleton's length; sum it over any region.
+
+    Neighbouring skeleton pixels are joined by steps of 1 (edge neighbours) or √2 (corner
+    neighbours, unless an edge neighbour of both already joins them, so an L-shaped corner
+    counts 2, not 2 + √2); each pixel takes half of each of its steps. A straight line of n
+    pixels measures n − 1. The map (not only its sum) lets strips of a huge frame add up
+    their own rows exactly.
+
+    Shape: skeleton (Y, X) bool → (Y, X) float32 px.
     """
-    s = skeleton.astype(bool)
-    straight = (s[:, :-1] & s[:, 1:]).sum() + (s[:-1, :] & s[1:, :]).sum()
-    down = s[:-1, :-1] & s[1:, 1:] & ~(s[:-1, 1:] | s[1:, :-1])
-    up = s[:-1, 1:] & s[1:, :-1] & ~(s[:-1, :-1] | s[1:, 1:])
-    return float(straight + np.sqrt(2.0) * (down.sum() + up.sum()))
+    skeleton = skeleton.astype(bool)
+    length = np.zeros(skeleton.shape, np.float32)
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        length += 0.5 * (skeleton & _shift(skeleton, dy, dx))
+    for dy, dx in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        step = skeleton & _shift(skeleton, dy, dx)
+        step &= ~_shift(skeleton, dy, 0) & ~_shift(skeleton, 0, dx)
+        length += 0.5 * np.sqrt(2) * step
+    return length * skeleton
+
+
+def skeleton_length_um(skeleton: np.ndarray, pixel_size_um: float) -> float:
+    """Length (µm) of a one-pixel-wide skeleton (Y, X): :func:`skeleton_length_map` summed."""
+    return float(skeleton_length_map(skeleton).sum(dtype=np.float64)) * pixel_size_um
 
 
 def points_within(points: np.ndarray, reference: np.ndarray, tolerance_px: float) -> int:
@@ -98,8 +119,8 @@ def fiber_scores(
         skeleton_pred_hits=points_within(pts_pred, pts_truth, tolerance_px),
         skeleton_true_px=len(pts_truth),
         skeleton_true_hits=points_within(pts_truth, pts_pred, tolerance_px),
-        length_pred_um=skeleton_length_px(skel_pred) * pixel_size_um,
-        length_true_um=skeleton_length_px(skel_truth) * pixel_size_um,
+        length_pred_um=skeleton_length_um(skel_pred, pixel_size_um),
+        length_true_um=skeleton_length_um(skel_truth, pixel_size_um),
         components_pred=count_components(pred),
         components_true=count_components(truth),
     )

@@ -2,9 +2,10 @@
 
 The package holds TorchScript weights of the network *with a softmax appended* (spec 0.5 has
 no portable softmax post-processing), the percentile normalisation as a ``scale_range``
-pre-processing step, a test input and the output migraseg itself computes for it, a cover
-image, the model card as README (with its ``# Validation`` section), licence, citations with a
-DOI only and authors from the publish info. URLs are avoided on purpose: bioimageio.core would
+pre-processing step (the formula and ε of :mod:`migraseg.normalization`, exactly), a test input
+and the output migraseg itself computes for it, a cover image, the model card as README (with
+its ``# Validation`` section), licence, citations with a DOI only and authors from the publish
+info. URLs are avoided on purpose: bioimageio.core would
 resolve them over the network while testing (../shared/STACK.md), and the test must run offline.
 """
 
@@ -22,7 +23,10 @@ from migraseg.export import check_outputs, sha256_file
 from migraseg.io import write_tiff
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
+from migraseg.normalization import EPS, percentile_normalize
 from migraseg.publish.info import PublishInfo
+from migraseg.utils.files import atomic_dir, atomic_path
+from migraseg.visualize import colorize, to_gray
 
 HALO_PX = 16  # border of each output tile that tilers should discard
 
@@ -38,23 +42,11 @@ class WithSoftmax(nn.Module):
         return torch.softmax(self.net(x), dim=1)
 
 
-def normalize(image: np.ndarray, low: float, high: float) -> np.ndarray:
-    """bioimage.io's ``scale_range`` per channel over (y, x): (x − p_low) / (p_high − p_low + ε)."""
-    lo, hi = np.percentile(image, (low, high), axis=(-2, -1), keepdims=True)
-    return ((image - lo) / (hi - lo + 1e-6)).astype(np.float32)
-
-
 def write_cover(path: Path, image: np.ndarray, probs: np.ndarray) -> Path:
     """A 2:1 PNG: the input (first channel) beside the predicted classes in colour."""
     from skimage.io import imsave
 
-    gray = image[0].astype(np.float32)
-    lo, hi = np.percentile(gray, (1, 99.8))
-    gray = np.clip((gray - lo) / max(hi - lo, 1e-6), 0, 1)
-    palette = np.array([[0, 0, 0], [70, 110, 200], [250, 200, 40], [230, 40, 90]], np.float32)
-    colours = palette[probs.argmax(0) % len(palette)] / 255
-    left = np.repeat(gray[..., None], 3, axis=-1)
-    imsave(path, (np.concatenate([left, colours], axis=1) * 255).astype(np.uint8))
+    imsave(path, np.concatenate([to_gray(image[0]), colorize(probs.argmax(0))], axis=1))
     return path
 
 
@@ -129,8 +121,8 @@ def build_package(
         test_input = sample[None].astype(np.float32)
         norm = meta.normalization
         with torch.no_grad():
-            x = torch.from_numpy(normalize(test_input, norm["low"], norm["high"]))
-            test_output = traced(x).numpy()
+            x = percentile_normalize(test_input[0], norm["low"], norm["high"])
+            test_output = traced(torch.from_numpy(x[None])).numpy()
         np.save(work / "test_input.npy", test_input)
         np.save(work / "test_output.npy", test_output)
         write_tiff(work / "sample_input.tif", test_input[0], meta.pixel_size_um, axes="CYX")
@@ -147,6 +139,7 @@ def build_package(
                 axes=[v.AxisId("y"), v.AxisId("x")],
                 min_percentile=norm["low"],
                 max_percentile=norm["high"],
+                eps=EPS,  # migraseg's normalisation, exactly
             )
         )
         description = v.ModelDescr(
@@ -192,6 +185,44 @@ def build_package(
         return Path(folder) / "rdf.yaml"
 
 
+class PackageTestError(ValueError):
+    """A package failed bioimageio.core's test; ``report`` holds the validation summary."""
+
+    def __init__(self, output: Path, report: str):
+        super().__init__(f"{output}: the bioimage.io package failed its test; nothing written")
+        self.report = report
+
+
+def write_package(
+    net: nn.Module,
+    meta: ModelMeta,
+    info: PublishInfo,
+    sample: np.ndarray,
+    readme: str,
+    output: str | Path,
+    test: bool = True,
+) -> Path:
+    """Build a package (see :func:`build_package`) beside ``output``, test it with
+    bioimageio.core (if ``test``), and only then move it into place: a package that fails is
+    never left at ``output``.
+
+    Returns:
+        The folder's ``rdf.yaml`` or the zip file, at ``output``.
+
+    Raises:
+        PackageTestError: the package failed the test (nothing is written).
+    """
+    output = Path(output)
+    staging = atomic_path(output) if output.suffix == ".zip" else atomic_dir(output)
+    with staging as tmp:
+        built = build_package(net, meta, info, sample, readme, tmp)
+        if test:
+            passed, report = validate_package(built)
+            if not passed:
+                raise PackageTestError(output, report)
+    return output if output.suffix == ".zip" else output / "rdf.yaml"
+
+
 def validate_package(source: str | Path) -> tuple[bool, str]:
     """Run bioimageio.core's model test (format + inference on the test tensors) offline.
 
@@ -228,13 +259,18 @@ def sample_image(meta: ModelMeta, path: str | Path | None = None, size: int = 25
     from dataclasses import replace
 
     from migraseg.synth.generator import make_sample
-    from migraseg.synth.params import SynthConfig
+    from migraseg.synth.params import MODALITIES, SynthConfig
 
+    if meta.modality not in MODALITIES:
+        raise ValueError(
+            f"no simulator for the model's modality {meta.modality!r} (simulated: "
+            f"{', '.join(MODALITIES)}); pass a TIFF at the model's pixel size (--sample-image)"
+        )
     base = SynthConfig(modality=meta.modality)
-    optics = replace(
-        base.confocal,
+    acquisition = replace(
+        base.acquisition,
         image_size_px=(size, size),
         pixel_size_um=(meta.pixel_size_um, meta.pixel_size_um),
     )
-    image = make_sample(replace(base, confocal=optics), seed=0, index=0).image
+    image = make_sample(replace(base, **{meta.modality: acquisition}), seed=0, index=0).image
     return np.repeat(image, meta.in_channels, axis=0) if image.shape[0] == 1 else image

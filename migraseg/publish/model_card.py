@@ -1,7 +1,8 @@
 """Model cards: what a model is, what it was trained on, how good it is, and how to check it.
 
-The same markdown is the model's ``model_card.md`` beside the exported weights and the README of
-its bioimage.io package (which wants a ``# Validation`` section).
+The same markdown is the model's ``<stem>_card.md`` beside the exported weights ``<stem>.pt``
+and the README of its bioimage.io package (which wants a ``# Validation`` section). Its metrics
+come from a ``metrics.json`` only if that file scored the very checkpoint being published.
 """
 
 from __future__ import annotations
@@ -14,12 +15,71 @@ from migraseg.export import sha256_file
 from migraseg.model_meta import ModelMeta
 from migraseg.publish.info import PublishInfo
 
+NO_METRICS = "No metrics.json was given at export."
+
 
 def load_metrics(path: str | Path | None) -> dict[str, Any] | None:
-    """A ``metrics.json`` from ``migraseg-train``/``migraseg-eval``, or None if absent."""
+    """A ``metrics.json`` from ``migraseg-train``/``migraseg-eval``, or None if absent.
+
+    Raises:
+        ValueError: the file is not JSON (the message names it).
+    """
     if path is None or not Path(path).is_file():
         return None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a metrics.json ({err})") from err
+
+
+def _same_file(recorded: str, checkpoint: Path, base: Path) -> bool:
+    """Whether a path recorded in metrics.json (absolute, or relative to the working directory
+    of the run or to the metrics file's folder) is ``checkpoint``."""
+    for candidate in (Path(recorded), base / recorded):
+        if candidate.is_file() and candidate.samefile(checkpoint):
+            return True
+    return False
+
+
+def checkpoint_metrics(
+    path: str | Path | None, checkpoint: str | Path
+) -> tuple[dict[str, Any] | None, str]:
+    """The results a ``metrics.json`` holds for ``checkpoint``, for its model card.
+
+    A metrics file scores particular model files (``models.<name>.path``, schema 2); it says
+    nothing about another checkpoint of the same run (``last.ckpt`` beside the scored best one).
+
+    Returns:
+        ``(metrics, note)``: metrics restricted to ``checkpoint`` and the classical baseline on
+        every set, or None with a note (file names only, fit for a published card) saying why
+        there are none.
+
+    Raises:
+        ValueError: the file is not JSON.
+    """
+    metrics = load_metrics(path)
+    if metrics is None:
+        return None, NO_METRICS
+    checkpoint = Path(checkpoint)
+    models = metrics.get("models", {})
+    names = [
+        name
+        for name, info in models.items()
+        if info.get("path") and _same_file(info["path"], checkpoint, Path(path).parent)
+    ]
+    if not names:
+        scored = ", ".join(Path(info["path"]).name for info in models.values() if info.get("path"))
+        scored = scored or "no model file"
+        return None, f"No metrics: the metrics.json given scored {scored}, not {checkpoint.name}."
+    keep = {names[0]} | {n for n, info in models.items() if info.get("kind") == "classical"}
+    sets = {
+        set_name: {
+            **result,
+            "models": {n: r for n, r in result.get("models", {}).items() if n in keep},
+        }
+        for set_name, result in metrics.get("sets", {}).items()
+    }
+    return {**metrics, "sets": sets}, ""
 
 
 def _metrics_table(metrics: dict[str, Any]) -> list[str]:
@@ -48,6 +108,7 @@ def model_card(
     info: PublishInfo,
     weights: dict[str, Path],
     metrics: dict[str, Any] | None = None,
+    no_metrics: str = NO_METRICS,
 ) -> str:
     """Markdown model card.
 
@@ -55,7 +116,9 @@ def model_card(
         meta: the model's metadata.
         info: descriptive fields (authors, licence, intended use, ...).
         weights: format name → weight file; each gets its SHA-256.
-        metrics: a metrics.json dictionary (``sets`` → ``models`` → ``headline``), if any.
+        metrics: a metrics.json dictionary (``sets`` → ``models`` → ``headline``) of this model
+            (see :func:`checkpoint_metrics`), if any.
+        no_metrics: what the Validation section says without metrics.
     """
     arch = meta.model
     channels = ", ".join(meta.channel_names) or f"{meta.in_channels} (unnamed)"
@@ -75,7 +138,8 @@ def model_card(
         f"inside the network); pixel size **{meta.pixel_size_um} µm/px** — rescale other images "
         "to it (migraseg-predict does).",
         f"- Normalisation: per image and channel, percentiles {norm['low']}–{norm['high']} "
-        "mapped to 0–1 (not clipped).",
+        "mapped to 0–1 (not clipped): (x − p_low) / (p_high − p_low + 1e-6), bioimage.io's "
+        "`scale_range`; percentiles of the image before rescaling it.",
         "- Output: logits per class (TorchScript/ONNX) or softmax probabilities "
         "(bioimage.io package); classes:",
         "",
@@ -94,7 +158,7 @@ def model_card(
         "",
         "## Validation",
         "",
-        *(_metrics_table(metrics) if metrics else ["No metrics.json was given at export."]),
+        *(_metrics_table(metrics) if metrics else [no_metrics]),
         "",
         "Check the model on your own annotated images before trusting it: "
         "`migraseg-eval model_path=model.pt data_root=<your dataset> split=all` scores pixels "

@@ -48,7 +48,7 @@ def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta
     model_kwargs = {
         k: v
         for k, v in OmegaConf.to_container(cfg.model, resolve=True).items()
-        if not k.startswith("_")
+        if not k.startswith("_") and k != "encoder_weights"  # the checkpoint holds the weights
     }
     model_kwargs["in_channels"] = datamodule.in_channels
     return ModelMeta(

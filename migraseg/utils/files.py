@@ -1,9 +1,10 @@
-"""Atomic file writes: a reader never sees a half-written output."""
+"""Atomic file and folder writes: a reader never sees a half-written output."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +44,19 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder path beside ``path`` (not yet created) for the body to fill; it
+    replaces ``path`` (and whatever was there) only if the body succeeds, else it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield work / "new"
+        if path.exists():
+            os.replace(path, work / "old")  # removed below with the rest of ``work``
+        os.replace(work / "new", path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
