@@ -55,7 +55,8 @@ def gpu_configs() -> list[dict]:
         {**base, "amp": False},
         {**base, "amp": True},
         {**base, "amp": True, "channels_last": True},
-        {**base, "amp": True, "mode": "monai"},
+        {**base, "amp": True, "mode": "ours-normalised", "save": "ours_gpu"},
+        {**base, "amp": True, "mode": "monai", "save": "monai_gpu"},
     ]
 
 
@@ -211,7 +212,6 @@ def machine() -> str:
 
 
 def table(results: list[tuple[dict, dict]], args: argparse.Namespace, extra: list[str]) -> str:
-    import numpy as np
     import onnxruntime
     import torch
 
@@ -240,21 +240,32 @@ def table(results: list[tuple[dict, dict]], args: argparse.Namespace, extra: lis
             f"| {result['loaded_rss_mib']:.0f} | {rss} |"
         )
     lines += ["", *extra]
-    work = Path(args.work)
-    if (work / "out_ours.npy").is_file() and (work / "out_monai.npy").is_file():
-        ours, monai = np.load(work / "out_ours.npy"), np.load(work / "out_monai.npy")
-        speed = {c.get("mode"): r["seconds"] for c, r in results if c["device"] == "cpu"}
-        lines.append(
-            f"MONAI peer (same eager network, tile 512, overlap 0.25, batch 4, gaussian σ = "
-            f"tile/8, same normalised image): ours {speed['ours-normalised']:.2f} s vs MONAI "
-            f"{speed['monai']:.2f} s, our speed-up = "
-            f"{speed['monai'] / speed['ours-normalised']:.2f}×; probabilities differ by "
-            f"{np.abs(ours - monai).mean():.1e} on average and {np.abs(ours - monai).max():.1e} "
-            f"at most, labels agree on {(ours.argmax(0) == monai.argmax(0)).mean() * 100:.3f} % "
-            "of pixels (the remaining difference is in how each builds its Gaussian weights; "
-            "at other image sizes the tile grids differ too)."
-        )
+    for device, suffix in (("cpu", ""), ("cuda", "_gpu")):
+        lines += monai_comparison(results, Path(args.work), device, suffix)
     return "\n".join(lines) + "\n"
+
+
+def monai_comparison(results: list, work: Path, device: str, suffix: str) -> list[str]:
+    """Our speed over MONAI's and the difference of the outputs, for one device's pair of rows."""
+    import numpy as np
+
+    ours_file, monai_file = work / f"out_ours{suffix}.npy", work / f"out_monai{suffix}.npy"
+    if not (ours_file.is_file() and monai_file.is_file()):
+        return []
+    ours, monai = np.load(ours_file), np.load(monai_file)
+    speed = {c.get("mode"): r["seconds"] for c, r in results if c["device"] == device}
+    config = next(c for c, _ in results if c["device"] == device and c.get("mode") == "monai")
+    return [
+        "",
+        f"MONAI peer on {device} (same network and runner, tile {config['tile']}, overlap 0.25, "
+        f"batch {config['batch']}, gaussian σ = tile/8, same normalised image): ours "
+        f"{speed['ours-normalised']:.2f} s vs MONAI {speed['monai']:.2f} s, our speed-up = "
+        f"{speed['monai'] / speed['ours-normalised']:.2f}×; probabilities differ by "
+        f"{np.abs(ours - monai).mean():.1e} on average and {np.abs(ours - monai).max():.1e} "
+        f"at most, labels agree on {(ours.argmax(0) == monai.argmax(0)).mean() * 100:.3f} % "
+        "of pixels (the remaining difference is in how each builds its Gaussian weights; "
+        "at other image sizes the tile grids differ too).",
+    ]
 
 
 def write_section(path: Path, body: str, title: str = "## Inference") -> None:
@@ -277,6 +288,7 @@ def main() -> None:
     parser.add_argument("--network", choices=sorted(NETWORKS), default="resnet18")
     parser.add_argument("--checkpoint", help="a trained .ckpt instead of a random --network")
     parser.add_argument("--quick", action="store_true", help="tiny network, 256², 1 repeat")
+    parser.add_argument("--gpu-only", action="store_true", help="skip the CPU rows")
     parser.add_argument("--write", help="replace the '## Inference' section of this markdown")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # JSON config: run in this process
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -291,7 +303,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         args.work = tmp
         prepare(Path(tmp), args.network, args.size, args.checkpoint)
-        configs = cpu_configs() + (gpu_configs() if torch.cuda.is_available() else [])
+        configs = [] if args.gpu_only else cpu_configs()
+        configs += gpu_configs() if torch.cuda.is_available() else []
         results, notes = [], []
         if not torch.cuda.is_available():
             notes.append("No CUDA device here: GPU rows (fp32 vs bf16, channels_last) not run.")
