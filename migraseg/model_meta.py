@@ -15,6 +15,7 @@ from typing import Any
 
 from migraseg import __version__
 from migraseg.constants import CLASS_NAMES
+from migraseg.postprocess import MIGRASOME_POSTPROCESS
 
 
 @dataclass
@@ -30,9 +31,7 @@ class ModelMeta:
     normalization: dict[str, Any] = field(
         default_factory=lambda: {"method": "percentile", "low": 1.0, "high": 99.8}
     )
-    postprocess: dict[str, float] = field(
-        default_factory=lambda: {"min_diameter_um": 0.3, "split_h_um": 0.1}
-    )
+    postprocess: dict[str, float] = field(default_factory=lambda: dict(MIGRASOME_POSTPROCESS))
     modality: str = "confocal"
     dataset: str = ""
     config_sha256: str = ""

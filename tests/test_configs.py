@@ -81,6 +81,19 @@ def test_eval_config_composes():
     assert cfg.split == "test" and cfg.model_path == "x.pt"
 
 
+def test_postprocess_defaults_are_one_setting():
+    """Models trained by default, label folders scored by default and the classical baseline
+    decode migrasomes alike."""
+    from migraseg.baseline.classical import ClassicalParams
+    from migraseg.postprocess import MIGRASOME_POSTPROCESS
+
+    for name in ("train", "eval"):
+        assert dict(compose_config(name, []).postprocess) == MIGRASOME_POSTPROCESS, name
+    params = ClassicalParams()
+    assert params.min_diameter_um == MIGRASOME_POSTPROCESS["min_diameter_um"]
+    assert params.split_h_um == MIGRASOME_POSTPROCESS["split_h_um"]
+
+
 def test_defaults_stay_offline():
     cfg = compose_config("train", [])
     assert cfg.model.encoder_weights is None

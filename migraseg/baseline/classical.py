@@ -26,7 +26,7 @@ from skimage.transform import resize
 
 from migraseg.constants import CELL, FIBER, MIGRASOME
 from migraseg.normalization import percentile_normalize
-from migraseg.postprocess import decode_instances
+from migraseg.postprocess import MIGRASOME_POSTPROCESS, decode_instances
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,9 @@ class ClassicalParams:
     blob_z: float = 20.0
     bright_sigma_um: float = 0.07
     migrasome_z: float = 15.0
-    min_diameter_um: float = 0.3
+    min_diameter_um: float = MIGRASOME_POSTPROCESS["min_diameter_um"]
     max_diameter_um: float = 3.5
-    split_h_um: float = 0.1
+    split_h_um: float = MIGRASOME_POSTPROCESS["split_h_um"]
     max_elongation: float = 2.5
 
     def to_dict(self) -> dict[str, float | list[float]]:

@@ -26,6 +26,7 @@ from migraseg.evaluation.sources import (
     PredictionSource,
     build_source,
 )
+from migraseg.postprocess import MIGRASOME_POSTPROCESS
 
 log = logging.getLogger(__name__)
 CLASSICAL_PARAMS_FILE = "classical_params.json"
@@ -92,7 +93,7 @@ def build_sources(
     baseline: BaselineOptions | None = None,
 ) -> dict[str, PredictionSource]:
     """A prediction source per named model spec (see :func:`build_source`)."""
-    post = postprocess or {"min_diameter_um": 0.3, "split_h_um": 0.1}
+    post = postprocess or MIGRASOME_POSTPROCESS
     options = baseline or BaselineOptions()
     return {
         name: build_source(spec, predict, post, lambda: classical_source(options, sets, output_dir))

@@ -18,7 +18,7 @@ from migraseg.baseline import ClassicalParams, tune_on_dataset
 from migraseg.baseline import segment as classical_segment
 from migraseg.data.contract import SampleRecord
 from migraseg.io import read_image
-from migraseg.postprocess import migrasome_instances
+from migraseg.postprocess import MIGRASOME_POSTPROCESS, migrasome_instances
 from migraseg.utils.files import write_text_atomic
 
 CLASSICAL = "classical"
@@ -85,11 +85,11 @@ class LabelFolderSource:
 
     needs_image = False
 
-    def __init__(self, folder: str | Path, min_diameter_um: float = 0.3, split_h_um: float = 0.1):
+    def __init__(self, folder: str | Path, postprocess: dict[str, float] | None = None):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"{self.folder}: prediction folder not found")
-        self.postprocess = {"min_diameter_um": min_diameter_um, "split_h_um": split_h_um}
+        self.postprocess = dict(postprocess or MIGRASOME_POSTPROCESS)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "label_folder", "path": str(self.folder), "postprocess": self.postprocess}
@@ -213,5 +213,5 @@ def build_source(
     if kind == CLASSICAL:
         return classical()
     if kind == "folder":
-        return LabelFolderSource(spec, **postprocess)
+        return LabelFolderSource(spec, postprocess)
     return NetworkSource(spec, predict)
