@@ -156,3 +156,30 @@ def test_overlays_zoom_on_the_labelled_region():
     box = foreground_box(labels, other)
     assert (box[0].start, box[0].stop) == (15, 56) and (box[1].start, box[1].stop) == (30, 161)
     assert foreground_box(np.zeros_like(labels)) == (slice(None), slice(None))
+
+
+def test_shortfalls_name_each_missed_criterion_without_ties_in_print():
+    from migraseg.evaluation.verdict import VerdictThresholds, shortfalls
+
+    bar = VerdictThresholds()
+    values = {
+        "migrasome.f1@0.5": 0.83,
+        "migrasome.count_rel_err": bar.max_count_rel_err + 0.004,  # prints as the bar at .0%
+        "migrasome.diameter_rel_err_median": 0.01,
+        "retraction_fiber.cldice": float("nan"),  # class absent: never a shortfall
+        "cell.dice": 0.99,
+    }
+    missed = shortfalls(values, bar)
+    assert missed[0] == f"migrasome F1@0.5 0.83 < {bar.min_migrasome_f1:.2f}"
+    assert (
+        missed[1]
+        == f"count error {values['migrasome.count_rel_err']:.1%} > {bar.max_count_rel_err:.0%}"
+    )
+    assert len(missed) == 2
+
+
+def test_report_states_many_pixel_sizes_as_a_range():
+    from migraseg.evaluation.report import pixel_sizes
+
+    assert pixel_sizes([0.1]) == "0.1 µm"
+    assert pixel_sizes([0.0709848, 0.08, 0.1, 0.137798]) == "0.071–0.138 µm (4 values)"

@@ -187,6 +187,13 @@ def models_table(models: dict[str, dict[str, Any]]) -> Table:
     return Table(["model", "kind", "source", "notes"], rows, numeric=False)
 
 
+def pixel_sizes(sizes: list[float]) -> str:
+    """The set's pixel sizes in words: each of a few, or the range of many."""
+    if len(sizes) <= 3:
+        return f"{', '.join(f'{p:.3g}' for p in sizes)} µm"
+    return f"{sizes[0]:.3g}–{sizes[-1]:.3g} µm ({len(sizes)} values)"
+
+
 def build_blocks(results: list[SetResult], metrics: dict[str, Any], out: Path) -> list[Block]:
     """The whole report as blocks; writes the figures into ``out/figures``."""
     figures = out / "figures"
@@ -211,8 +218,7 @@ def build_blocks(results: list[SetResult], metrics: dict[str, Any], out: Path) -
             (
                 "p",
                 f"{len(result.records)} images from {result.eval_set.root} "
-                f"(split {result.eval_set.split}), pixel size "
-                f"{', '.join(f'{p:g}' for p in sizes)} µm.",
+                f"(split {result.eval_set.split}), pixel size {pixel_sizes(sizes)}.",
             ),
             ("h3", "Headline metrics (95% CI)"),
             ("table", headline_table(result)),

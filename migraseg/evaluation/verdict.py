@@ -66,7 +66,10 @@ def shortfalls(values: dict[str, float], bar: VerdictThresholds) -> list[str]:
         value = values.get(key, float("nan"))
         if value == value and (value < limit if higher_is_better else value > limit):
             sign = "<" if higher_is_better else ">"
-            out.append(f"{label} {_num(value, fmt)} {sign} {_num(limit, fmt)}")
+            shown, bound = _num(value, fmt), _num(limit, fmt)
+            if shown == bound:  # 10.4% would read "10% > 10%": one more digit
+                shown = _num(value, f".{int(fmt[1]) + 1}{fmt[2:]}")
+            out.append(f"{label} {shown} {sign} {bound}")
     return out
 
 
