@@ -19,6 +19,7 @@ from torch import nn
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.utils.files import atomic_path
+from migraseg.utils.torchscript import quiet_torchscript
 
 
 class ExportError(RuntimeError):
@@ -49,8 +50,24 @@ def example_input(meta: ModelMeta, size: int, seed: int = 0) -> torch.Tensor:
     return torch.rand((1, meta.in_channels, size, size), generator=generator)
 
 
+def trace_checked(net: nn.Module, meta: ModelMeta, what: str) -> torch.jit.ScriptModule:
+    """Trace ``net`` on CPU at the patch size and check it on a larger input.
+
+    Raises:
+        ExportError: the traced network differs from the eager one beyond tolerance.
+    """
+    net = net.eval().cpu()
+    size = max(meta.patch_size, 2 * OUTPUT_STRIDE)
+    with torch.no_grad(), quiet_torchscript():
+        traced = torch.jit.trace(net, example_input(meta, size))
+        check = example_input(meta, size + OUTPUT_STRIDE, seed=1)
+        check_outputs(net(check), traced(check), what)
+    return traced
+
+
 def export_torchscript(net: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
-    """Trace ``net`` on CPU, verify it, and save it with ``meta.json`` embedded (atomically).
+    """Trace and verify ``net`` (:func:`trace_checked`) and save it with ``meta.json``
+    embedded (atomically).
 
     Returns:
         The written path. Load it with ``torch.jit.load(path, _extra_files={"meta.json": ""})``.
@@ -58,15 +75,9 @@ def export_torchscript(net: nn.Module, meta: ModelMeta, path: str | Path) -> Pat
     Raises:
         ExportError: the traced network differs from the eager one beyond tolerance.
     """
-    net = net.eval().cpu()
-    size = max(meta.patch_size, 2 * OUTPUT_STRIDE)
-    with torch.no_grad(), warnings.catch_warnings():  # TorchScript is deprecated; see module doc
-        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", FutureWarning)
-        traced = torch.jit.trace(net, example_input(meta, size))
-        check = example_input(meta, size + OUTPUT_STRIDE, seed=1)
-        check_outputs(net(check), traced(check), "traced TorchScript")
-        with atomic_path(path) as tmp:
-            torch.jit.save(traced, str(tmp), _extra_files={"meta.json": meta.to_json()})
+    traced = trace_checked(net, meta, "traced TorchScript")
+    with atomic_path(path) as tmp, quiet_torchscript():
+        torch.jit.save(traced, str(tmp), _extra_files={"meta.json": meta.to_json()})
     return Path(path)
 
 

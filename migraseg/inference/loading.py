@@ -18,6 +18,7 @@ from torch import nn
 from migraseg.inference.backends import OnnxModel, resolve_device
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import build_model
+from migraseg.utils.torchscript import quiet_torchscript
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
 BACKENDS = ("auto", "torch", "onnx")
@@ -55,8 +56,7 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
 def load_torchscript_model(path: Path) -> tuple[torch.jit.ScriptModule, ModelMeta]:
     """Traced network and the metadata embedded as ``meta.json``."""
     extra = {"meta.json": ""}
-    with warnings.catch_warnings():  # users cannot act on torch's TorchScript deprecation
-        warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", FutureWarning)
+    with quiet_torchscript():
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     if not extra["meta.json"]:
         raise ModelLoadError(f"{path}: TorchScript file has no embedded meta.json")

@@ -110,18 +110,22 @@ class Predictor:
         return predictor
 
     # --- the model's grid -----------------------------------------------------------------
-    def _tile_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
-        return (
+    def _tile_grid(self, shape: tuple[int, int]) -> tuple[tuple[int, int], list[int], list[int]]:
+        """Tile (h, w) and the tiles' row and column starts over an image of ``shape``, which
+        is padded up to one tile where it is smaller."""
+        tile = (
             min(self.tile_size, padded_size(shape[0], OUTPUT_STRIDE)),
             min(self.tile_size, padded_size(shape[1], OUTPUT_STRIDE)),
         )
+        ys = tile_starts(max(shape[0], tile[0]), tile[0], self.overlap)
+        xs = tile_starts(max(shape[1], tile[1]), tile[1], self.overlap)
+        return tile, ys, xs
 
     def count_tiles(self, shape: tuple[int, int], pixel_size_um: float) -> int:
         """Tiles the sliding window runs over an image of ``shape`` (Y, X) px (progress bars)."""
-        grid = model_grid_shape(shape, pixel_size_um / self.meta.pixel_size_um)
-        tile = self._tile_shape(grid)
-        ys = tile_starts(max(grid[0], tile[0]), tile[0], self.overlap)
-        xs = tile_starts(max(grid[1], tile[1]), tile[1], self.overlap)
+        _, ys, xs = self._tile_grid(
+            model_grid_shape(shape, pixel_size_um / self.meta.pixel_size_um)
+        )
         return len(ys) * len(xs)
 
     def stream_model_grid(
@@ -142,11 +146,9 @@ class Predictor:
             ``(y0, probs)`` with probs (K, h, X) float32 for rows ``[y0, y0 + h)``, in order.
         """
         height, width = shape
-        tile = self._tile_shape(shape)
+        tile, ys, xs = self._tile_grid(shape)
         ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
         pad_mode = "reflect" if min(height, width) > max(ph, pw) else "edge"
-        ys = tile_starts(height + ph, tile[0], self.overlap)
-        xs = tile_starts(width + pw, tile[1], self.overlap)
         weights = gaussian_weights(*tile)
         n_classes = len(self.meta.class_names)
         acc = np.zeros((n_classes, 0, width + pw), np.float32)
@@ -258,11 +260,7 @@ class Predictor:
 
     def probabilities(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
         """Class probabilities (K, Y, X) float32 on the input's grid for a raw image (C, Y, X)."""
-        if image.ndim != 3 or image.shape[0] != self.meta.in_channels:
-            raise ValueError(
-                f"expected an image (C={self.meta.in_channels}, Y, X), got shape {image.shape}"
-            )
-        blocks = self.stream(ArraySource(image), pixel_size_um)
+        blocks = self.stream(ArraySource(image), pixel_size_um)  # both check the shape
         return np.concatenate([probs for _, probs in blocks], axis=1)
 
     def predict(self, image: np.ndarray, pixel_size_um: float) -> Prediction:

@@ -12,20 +12,20 @@ resolve them over the network while testing (../shared/STACK.md), and the test m
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from migraseg.export import check_outputs, sha256_file
+from migraseg.export import sha256_file, trace_checked
 from migraseg.io import write_tiff
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import EPS, percentile_normalize
 from migraseg.publish.info import PublishInfo
 from migraseg.utils.files import atomic_dir, atomic_path
+from migraseg.utils.torchscript import quiet_torchscript
 from migraseg.visualize import colorize, to_gray
 
 HALO_PX = 16  # border of each output tile that tilers should discard
@@ -51,13 +51,8 @@ def write_cover(path: Path, image: np.ndarray, probs: np.ndarray) -> Path:
 
 
 def _trace_with_softmax(net: nn.Module, meta: ModelMeta, path: Path) -> nn.Module:
-    wrapped = WithSoftmax(net.eval().cpu()).eval()
-    size = max(meta.patch_size, 2 * OUTPUT_STRIDE)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", FutureWarning)
-        traced = torch.jit.trace(wrapped, torch.rand(1, meta.in_channels, size, size))
-        check = torch.rand(1, meta.in_channels, size + OUTPUT_STRIDE, size)
-        check_outputs(wrapped(check), traced(check), "traced TorchScript (softmax)")
+    traced = trace_checked(WithSoftmax(net), meta, "traced TorchScript (softmax)")
+    with quiet_torchscript():
         torch.jit.save(traced, str(path))
     return traced
 
@@ -231,8 +226,7 @@ def validate_package(source: str | Path) -> tuple[bool, str]:
     """
     from bioimageio.core import test_model
 
-    with warnings.catch_warnings():  # bioimageio.core loads TorchScript, which torch deprecates
-        warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", FutureWarning)
+    with quiet_torchscript():  # bioimageio.core loads the TorchScript weights
         summary = test_model(str(source))
     return summary.status == "passed", summary.format()
 
