@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from migraseg import __version__
-from migraseg.constants import CLASS_NAMES
-from migraseg.postprocess import MIGRASOME_POSTPROCESS
+from migraseg.constants import CLASS_NAMES, MIGRASOME_POSTPROCESS
 
 
 @dataclass

@@ -13,14 +13,18 @@ from skimage.measure import label
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
-from migraseg.constants import CELL, MIGRASOME
+from migraseg.constants import CELL, MIGRASOME, MIGRASOME_POSTPROCESS
 
 EIGHT_CONNECTED = np.ones((3, 3), bool)
 MIN_CELL_AREA_UM2 = 5.0  # smaller cell-class components are specks (see cell_instances)
-# Migrasome decoding, unless a model or config says otherwise. Migrasomes are 0.5–3 µm across;
-# extracellular vesicles and puncta image as ~0.25 µm dots, so objects under 0.4 µm are dropped.
-# Touching migrasomes are split where their distance map has maxima 0.1 µm deep.
-MIGRASOME_POSTPROCESS: dict[str, float] = {"min_diameter_um": 0.4, "split_h_um": 0.1}
+
+
+def grown_box(box: tuple[slice, ...], margin: int, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """``box`` widened by ``margin`` px on every side, clipped to ``shape``."""
+    return tuple(
+        slice(max(0, b.start - margin), min(n, b.stop + margin))
+        for b, n in zip(box, shape, strict=True)
+    )
 
 
 def _split_component(obj: np.ndarray, split_h_px: float) -> np.ndarray:
@@ -39,15 +43,7 @@ def _split_component(obj: np.ndarray, split_h_px: float) -> np.ndarray:
 def _component_boxes(binary: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]]]:
     """8-connected components and their bounding boxes grown by one pixel (inside the image)."""
     components, _ = ndi.label(binary, structure=EIGHT_CONNECTED)
-    boxes = []
-    for box in ndi.find_objects(components):
-        boxes.append(
-            tuple(
-                slice(max(s.start - 1, 0), min(s.stop + 1, n))
-                for s, n in zip(box, binary.shape, strict=True)
-            )
-        )
-    return components, boxes
+    return components, [grown_box(box, 1, binary.shape) for box in ndi.find_objects(components)]
 
 
 def decode_instances(

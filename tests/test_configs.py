@@ -85,7 +85,7 @@ def test_postprocess_defaults_are_one_setting():
     """Models trained by default, label folders scored by default and the classical baseline
     decode migrasomes alike."""
     from migraseg.baseline.classical import ClassicalParams
-    from migraseg.postprocess import MIGRASOME_POSTPROCESS
+    from migraseg.constants import MIGRASOME_POSTPROCESS
 
     for name in ("train", "eval"):
         assert dict(compose_config(name, []).postprocess) == MIGRASOME_POSTPROCESS, name

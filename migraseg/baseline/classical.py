@@ -24,9 +24,9 @@ from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold, sato
 from skimage.transform import resize
 
-from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.constants import CELL, FIBER, MIGRASOME, MIGRASOME_POSTPROCESS
 from migraseg.normalization import percentile_normalize
-from migraseg.postprocess import MIGRASOME_POSTPROCESS, decode_instances
+from migraseg.postprocess import EIGHT_CONNECTED, decode_instances
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def fill_small_holes(mask: np.ndarray, max_area_px: float) -> np.ndarray:
 
 def drop_small_components(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     """``mask`` (Y, X) bool without its 8-connected components smaller than ``min_area_px``."""
-    labels, _ = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, _ = ndi.label(mask, structure=EIGHT_CONNECTED)
     keep = np.bincount(labels.ravel()) >= min_area_px
     keep[0] = False
     return keep[labels]
@@ -156,7 +156,7 @@ def migrasome_ids(resp: Responses, params: ClassicalParams, cells: np.ndarray) -
     px = resp.pixel_size_um
     max_area = np.pi * (params.max_diameter_um / px / 2) ** 2
     bright = fill_small_holes((resp.bright > params.migrasome_z) & ~cells, max_area)
-    components, n = ndi.label(bright, structure=np.ones((3, 3), bool))
+    components, n = ndi.label(bright, structure=EIGHT_CONNECTED)
     peak = np.full(n + 1, -np.inf)
     np.maximum.at(peak, components[bright], resp.blob[bright])
     blobs = (peak >= params.blob_z)[components] & bright

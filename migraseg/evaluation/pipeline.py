@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.evaluation.harness import (
     EvaluationSettings,
     SetResult,
@@ -26,7 +27,6 @@ from migraseg.evaluation.sources import (
     PredictionSource,
     build_source,
 )
-from migraseg.postprocess import MIGRASOME_POSTPROCESS
 
 log = logging.getLogger(__name__)
 CLASSICAL_PARAMS_FILE = "classical_params.json"

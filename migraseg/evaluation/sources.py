@@ -16,9 +16,10 @@ import numpy as np
 
 from migraseg.baseline import ClassicalParams, tune_on_dataset
 from migraseg.baseline import segment as classical_segment
+from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.data.contract import SampleRecord
 from migraseg.io import read_image
-from migraseg.postprocess import MIGRASOME_POSTPROCESS, migrasome_instances
+from migraseg.postprocess import migrasome_instances
 from migraseg.utils.files import write_text_atomic
 
 CLASSICAL = "classical"

@@ -11,7 +11,7 @@ from skimage.measure import find_contours, regionprops
 
 from migraseg.constants import MIGRASOME
 from migraseg.measure.fibers import count_arms, position_class, ring_px
-from migraseg.postprocess import migrasome_instances
+from migraseg.postprocess import grown_box, migrasome_instances
 
 
 @dataclass
@@ -31,14 +31,6 @@ class Migrasome:
         size``, the convention of the outlines, Fiji's µm coordinates and the simulator's truth.
         """
         return (self.x + 0.5) * pixel_size_um, (self.y + 0.5) * pixel_size_um
-
-
-def _grown(box: tuple[slice, slice], margin: int, shape: tuple[int, int]) -> tuple[slice, slice]:
-    """``box`` widened by ``margin`` px on every side, clipped to ``shape``."""
-    return tuple(
-        slice(max(0, b.start - margin), min(n, b.stop + margin))
-        for b, n in zip(box, shape, strict=True)
-    )
 
 
 def _outline(region_image: np.ndarray, top: int, left: int) -> np.ndarray:
@@ -82,7 +74,7 @@ def measure_strip(
     for index, box in enumerate(ndi.find_objects(clusters), start=1):
         if box[0].stop <= core[0] or box[0].start >= core[1]:
             continue
-        crop = _grown(box, ring + 1, mask.shape)
+        crop = grown_box(box, ring + 1, mask.shape)
         own = (clusters[crop] == index) & mask[crop]
         ids = migrasome_instances(
             own.astype(np.uint8) * MIGRASOME,

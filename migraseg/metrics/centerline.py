@@ -21,7 +21,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.morphology import skeletonize
 
-EIGHT_CONNECTED = np.ones((3, 3), bool)
+from migraseg.postprocess import EIGHT_CONNECTED
 
 
 def _cl_dice(skel_pred: np.ndarray, skel_truth: np.ndarray, pred, truth) -> float:
