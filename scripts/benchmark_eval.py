@@ -75,7 +75,7 @@ def main() -> None:
     data, pred = prepare(root, args.n, args.size, args.pixel_size, args.workers)
     sets = [EvalSet("bench", data, "all")]
     models = {"perturbed_truth": str(pred)}
-    settings = EvaluationSettings(progress=False, keep_extremes=False)
+    settings = EvaluationSettings(progress=False)
     seconds, run = [], None
     with tempfile.TemporaryDirectory() as out:
         for _ in range(args.repeats):
@@ -83,7 +83,7 @@ def main() -> None:
             run = run_evaluation(models, sets, out, settings, report=False)
             seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
-        run_evaluation(models, sets, out, replace(settings, keep_extremes=True), report=True)
+        run_evaluation(models, sets, out, settings, report=True)
         with_report = time.perf_counter() - start
     result = run.metrics["sets"]["bench"]["models"]["perturbed_truth"]
     summary = {

@@ -59,7 +59,6 @@ def settings_from_config(cfg: DictConfig) -> EvaluationSettings:
         bootstrap_seed=int(cfg.bootstrap.seed),
         reference=cfg.reference,
         verdict=VerdictThresholds(**OmegaConf.to_container(cfg.verdict, resolve=True)),
-        keep_extremes=bool(cfg.report),
     )
 
 

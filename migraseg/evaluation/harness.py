@@ -43,7 +43,9 @@ class EvaluationSettings:
     bootstrap_seed: int = 0
     reference: str | None = CLASSICAL  # the model others are compared against, if evaluated
     verdict: VerdictThresholds = field(default_factory=VerdictThresholds)
-    keep_extremes: bool = True  # keep best/worst predictions in memory for the report
+    keep_extremes: bool = (
+        True  # keep best/worst predictions for the report (run_evaluation: = report)
+    )
     progress: bool = True
 
 

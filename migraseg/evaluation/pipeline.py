@@ -117,7 +117,8 @@ def run_evaluation(
         The per-set results, the metrics.json document, its path and the report paths.
     """
     output_dir = Path(output_dir)
-    settings = settings or EvaluationSettings(keep_extremes=report)
+    # only the report's overlays need the best and worst predictions kept in memory
+    settings = replace(settings or EvaluationSettings(), keep_extremes=report)
     baseline_names = [name for name, spec in models.items() if spec == CLASSICAL]
     if settings.reference == CLASSICAL and baseline_names:
         settings = replace(settings, reference=baseline_names[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from migraseg.constants import NUM_CLASSES
+from migraseg.metrics.bootstrap import ratio
 
 
 def class_counts(pred: np.ndarray, truth: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -26,17 +27,12 @@ def class_counts(pred: np.ndarray, truth: np.ndarray, num_classes: int = NUM_CLA
     return np.stack([tp, confusion.sum(0) - tp, confusion.sum(1) - tp], axis=1)
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.maximum(den, 1), np.nan)
-
-
 def scores_from_counts(counts: np.ndarray) -> dict[str, np.ndarray]:
     """Dice, IoU, precision and recall per class from (num_classes, 3) tp/fp/fn counts."""
     tp, fp, fn = (counts[:, i].astype(np.float64) for i in range(3))
     return {
-        "dice": _ratio(2 * tp, 2 * tp + fp + fn),
-        "iou": _ratio(tp, tp + fp + fn),
-        "precision": _ratio(tp, tp + fp),
-        "recall": _ratio(tp, tp + fn),
+        "dice": ratio(2 * tp, 2 * tp + fp + fn),
+        "iou": ratio(tp, tp + fp + fn),
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, tp + fn),
     }
