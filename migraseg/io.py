@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import tifffile
-import zarr
 
 from migraseg.utils.files import atomic_path
 
@@ -227,7 +226,11 @@ class LazyTiff:
             self.pixel_size_um = pixel_size_from_tiff(self._tif)
             self.channel_names = channel_names_from_tiff(self._tif)
             self._offset = series.dataoffset  # set only for uncompressed contiguous data
-            self._zarr = None if self._offset is not None else zarr.open(series.aszarr(), mode="r")
+            self._zarr = None
+            if self._offset is None:
+                import zarr  # ~0.13 s to import; only compressed or tiled files need it
+
+                self._zarr = zarr.open(series.aszarr(), mode="r")
         except Exception as err:
             self._tif.close()
             raise ImageReadError(f"{self.path}: cannot read as TIFF ({err})") from err

@@ -22,7 +22,7 @@ from migraseg.data.dataset import (
     load_truth_instances,
 )
 from migraseg.synth.params import synth_config_from_mapping
-from migraseg.synth.writer import stale_synthetic_dataset, write_synthetic_dataset
+from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
 
 
 class ShardSampler(Sampler[int]):
@@ -155,20 +155,17 @@ class SegmentationDataModule(L.LightningDataModule):
         if self.synthesize is None:
             return
         n, seed = int(self.synthesize["n"]), int(self.synthesize.get("seed", 0))
-        simulator = self.synthesize.get("simulator")
-        if synth_config_from_mapping(simulator).timelapse.n_frames > 1:
+        config = synth_config_from_mapping(self.synthesize.get("simulator"))
+        if config.timelapse.n_frames > 1:
             raise ValueError(
                 "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
                 "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
             )
-        if marker.exists():
-            stale = stale_synthetic_dataset(self.root, n, seed, simulator)
-            if stale:
-                raise ValueError(stale)
+        if cached_synthetic_dataset(self.root, n, seed, config):
             return
         if rank_zero_only.rank == 0:
             workers = int(self.synthesize.get("workers", 1))
-            write_synthetic_dataset(self.root, n, seed, simulator, workers)
+            write_synthetic_dataset(self.root, n, seed, config, workers)
         deadline = time.monotonic() + 1800
         while not marker.exists():
             if time.monotonic() > deadline:

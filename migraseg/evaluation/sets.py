@@ -15,8 +15,6 @@ import numpy as np
 
 from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_migrasome_instances
 from migraseg.io import read_image
-from migraseg.synth.presets import load_preset
-from migraseg.synth.writer import stale_synthetic_dataset, write_synthetic_dataset
 
 
 @dataclass(frozen=True)
@@ -42,15 +40,14 @@ def ensure_synthesized(eval_set: EvalSet) -> None:
     recipe = eval_set.synthesize
     if not recipe:
         return
+    from migraseg.synth.presets import load_preset  # the simulator: only for simulated sets
+    from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
+
     config = load_preset(str(recipe.get("preset", "confocal")), list(recipe.get("overrides") or []))
     n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
-    if (eval_set.root / "dataset.yaml").exists():
-        stale = stale_synthetic_dataset(eval_set.root, n, seed, config)
-        if stale:
-            raise ValueError(stale)
-        return
-    workers = int(recipe.get("workers", 1))
-    write_synthetic_dataset(eval_set.root, n, seed, config, workers, name=eval_set.root.name)
+    if not cached_synthetic_dataset(eval_set.root, n, seed, config):
+        workers = int(recipe.get("workers", 1))
+        write_synthetic_dataset(eval_set.root, n, seed, config, workers, name=eval_set.root.name)
 
 
 def set_from_path(path: str | Path, split: str) -> EvalSet:

@@ -88,30 +88,32 @@ def synthesis_record(n: int, seed: int, config: SynthConfig) -> dict[str, Any]:
     )
 
 
-def stale_synthetic_dataset(
-    root: Path, n: int, seed: int, config: SynthConfig | Mapping[str, Any] | None
-) -> str | None:
-    """Why the simulated dataset cached at ``root`` differs from what is asked, or None.
+def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig) -> bool:
+    """Whether ``root`` already holds this simulated dataset (complete: ``dataset.yaml`` is
+    written last); False when there is none yet.
 
-    A cache made with other settings (or by an older simulator) must not be trained on
-    silently: the caller reports this and the user deletes the folder or picks another root.
+    Raises:
+        ValueError: ``root`` holds one made with other settings (or by an older simulator),
+            which must not be used silently: the user deletes it or picks another folder.
     """
+    if not (Path(root) / "dataset.yaml").exists():
+        return False
     info, problems = read_dataset_yaml(root)
     if problems:
-        return "; ".join(problems)
-    wanted = synthesis_record(n, seed, synth_config_from_mapping(config))
+        raise ValueError("; ".join(problems))
+    wanted = synthesis_record(n, seed, config)
     if (
         info.get("synthesis") == wanted["synthesis"]
         and info.get("simulator") == wanted["simulator"]
     ):
-        return None
+        return True
     keys = sorted(
         k
         for k in wanted["simulator"]
         if (info.get("simulator") or {}).get(k) != wanted["simulator"][k]
     )
     detail = f"simulator settings differ in {keys}" if keys else "image count or seed differ"
-    return (
+    raise ValueError(
         f"{root} holds a simulated dataset made with other settings ({detail}); delete the "
-        f"folder to simulate it again, or set data.root to another folder"
+        f"folder to simulate it again, or use another folder"
     )
