@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate

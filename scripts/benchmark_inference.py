@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-
 NETWORKS = {
     "resnet18": {"encoder_name": "resnet18", "decoder_channels": [128, 64, 32, 24, 16]},
     "tiny": {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]},
@@ -135,13 +133,13 @@ def run_one(work: Path, config: dict, repeats: int) -> dict:
     import numpy as np
     import torch
 
+    from migraseg.normalization import percentile_normalize
+
     torch.set_num_threads(os.cpu_count() or 1)
     image = np.load(work / "image.npy")
     predictor = make_predictor(work, config)
     mode = config.get("mode", "end-to-end")
-    norm = image.astype(np.float32)
-    lo, hi = np.percentile(norm, (1.0, 99.8))
-    norm = ((norm - lo) / (hi - lo)).astype(np.float32)
+    norm = percentile_normalize(image)  # what the network sees, for the normalised rows
     if mode == "monai":
         from monai.inferers import sliding_window_inference
 
