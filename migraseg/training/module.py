@@ -79,6 +79,8 @@ class SegmentationModule(L.LightningModule):
 
     # --- evaluation on whole images -------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
+        if "pixel_size_um" not in self.meta:
+            raise ValueError("SegmentationModule needs meta['pixel_size_um'] to decode objects")
         self._reset_stats()
         self.val_examples = []
 
@@ -99,12 +101,10 @@ class SegmentationModule(L.LightningModule):
         padded, (h, w) = pad_to_multiple(image)
         logits = self(padded)[..., :h, :w]
         self._stats["loss"] += torch.tensor(
-            [float(self.loss(logits, mask).detach()), 1.0], dtype=torch.float64
+            [float(self.loss(logits, mask)), 1.0], dtype=torch.float64
         )
         pred = logits.argmax(1).cpu().numpy().astype(np.uint8)
         truth = mask.cpu().numpy().astype(np.uint8)
-        if "pixel_size_um" not in self.meta:
-            raise ValueError("SegmentationModule needs meta['pixel_size_um'] to decode objects")
         pixel_size = float(self.meta["pixel_size_um"])
         post = self.meta.get("postprocess", {})
         batch_items = zip(pred, truth, truth_ids.cpu().numpy(), image.cpu().numpy(), strict=True)
