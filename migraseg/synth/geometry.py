@@ -39,11 +39,6 @@ class Outline:
         """Whether each (x, y) µm point of ``points`` (M, 2) lies inside."""
         return self.depth(points[:, 0], points[:, 1]) > 0
 
-    def polygon(self) -> np.ndarray:
-        """The outline as an (N, 2) µm polygon."""
-        theta = np.linspace(0, 2 * np.pi, len(self.radii), endpoint=False)
-        return self.center + self.radii[:, None] * np.stack([np.cos(theta), np.sin(theta)], 1)
-
     def translated(self, offset: np.ndarray) -> Outline:
         return Outline(self.center + offset, self.radii)
 
@@ -105,9 +100,14 @@ def resample_polyline(points: np.ndarray, spacing: float) -> np.ndarray:
     return np.vstack([starts + np.repeat(seg, n, axis=0) * t[:, None], points[-1:]])
 
 
+def cumulative_length(points: np.ndarray) -> np.ndarray:
+    """Arc length (N,) of a polyline (N, 2) from its first point to each vertex."""
+    return np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+
+
 def point_at_arclength(points: np.ndarray, s: float) -> np.ndarray:
     """The point of a polyline (N, 2) at arc length ``s`` from its first point (clipped)."""
-    cum = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    cum = cumulative_length(points)
     s = float(np.clip(s, 0, cum[-1]))
     return np.array([np.interp(s, cum, points[:, 0]), np.interp(s, cum, points[:, 1])])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from migraseg.synth.geometry import random_outline
+from migraseg.synth.geometry import cumulative_length, random_outline
 from migraseg.synth.migrasomes import place_migrasomes
 from migraseg.synth.objects import Cell, Fiber, Scene
 from migraseg.synth.params import SceneParams, draw_int
@@ -104,9 +104,7 @@ def _break_fibers(rng: np.random.Generator, p: SceneParams, fibers: list[Fiber])
     for fiber in list(fibers):
         if fiber.id in parents or rng.random() >= p.broken_fraction:
             continue
-        cum = np.concatenate(
-            [[0], np.cumsum(np.linalg.norm(np.diff(fiber.points, axis=0), axis=1))]
-        )
+        cum = cumulative_length(fiber.points)
         start = rng.uniform(0.3, 0.7) * cum[-1]
         stop = start + rng.uniform(*p.break_gap_um)
         inner, outer = fiber.points[cum < start], fiber.points[cum > stop]

@@ -41,9 +41,9 @@ class Timeline:
     def frame(self, t: int) -> Scene:
         """The scene at frame ``t`` (0-based; the last frame is the final scene)."""
         time = t * self.p.frame_interval_min
+        offsets = {c.id: self.offset(c, t) for c in self.scene.cells}
         cells = {
-            c.id: replace(c, outline=c.outline.translated(self.offset(c, t)))
-            for c in self.scene.cells
+            c.id: replace(c, outline=c.outline.translated(offsets[c.id])) for c in self.scene.cells
         }
         fibers = []
         for f in self.scene.fibers:
@@ -65,7 +65,7 @@ class Timeline:
             g = float(growth_curve((time - start) / self.growth_min[m.id]))
             migrasomes.append(replace(m, diameter_um=m.diameter_um * (f0 + (1 - f0) * g), growth=g))
         distractors = [
-            replace(d, center=d.center + self.offset(self._cell(d.cell), t)) if d.cell else d
+            replace(d, center=d.center + offsets[d.cell]) if d.cell else d
             for d in self.scene.distractors
         ]
         return Scene(
@@ -76,9 +76,6 @@ class Timeline:
             migrasomes,
             distractors,
         )
-
-    def _cell(self, cell_id: int) -> Cell:
-        return next(c for c in self.scene.cells if c.id == cell_id)
 
 
 def _site_frame(timeline: Timeline, center: np.ndarray, diameter: float, cell: Cell) -> float:
