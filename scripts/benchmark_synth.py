@@ -17,7 +17,6 @@ import platform
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 
 from migraseg.synth.generator import make_sample
 from migraseg.synth.presets import load_preset
@@ -53,9 +52,7 @@ def main() -> None:
     rows = []
     load_before = os.getloadavg()
     for preset, n_written in (("confocal", args.n), ("tem", args.n_tem)):
-        config = load_preset(preset)
-        acquisition = replace(config.acquisition, image_size_px=(args.size, args.size))
-        config = replace(config, **{config.modality: acquisition})
+        config = load_preset(preset).with_acquisition(image_size_px=(args.size, args.size))
         in_memory = per_image_seconds(config, args.n_timed)
         wall = dataset_seconds(config, n_written, args.workers)
         rows.append((preset, in_memory, n_written, wall))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 
-DEFAULT_PRESET = {"confocal": "confocal", "tem": "tem"}
+from migraseg.synth.params import MODALITIES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,7 +20,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="preset overrides")
     parser.add_argument(
         "--modality",
-        choices=sorted(DEFAULT_PRESET),
+        choices=MODALITIES,
         default=None,
         help="confocal or tem: picks that modality's default preset (default confocal)",
     )
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(preset_names()))
         return 0
-    preset = args.preset or DEFAULT_PRESET[args.modality or "confocal"]
+    preset = args.preset or args.modality or "confocal"  # each modality's default preset
     overrides = list(args.overrides)
     if args.timelapse:
         overrides.append(f"timelapse.n_frames={args.timelapse}")
@@ -64,12 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    acquisition = config.acquisition
     if args.size:
-        acquisition = replace(acquisition, image_size_px=(args.size, args.size))
+        config = config.with_acquisition(image_size_px=(args.size, args.size))
     if args.pixel_size:
-        acquisition = replace(acquisition, pixel_size_um=(args.pixel_size, args.pixel_size))
-    config = replace(config, **{config.modality: acquisition})
+        config = config.with_acquisition(pixel_size_um=(args.pixel_size, args.pixel_size))
     out = write_synthetic_dataset(args.out, args.n, args.seed, config, args.workers)
     frames = f" × {config.timelapse.n_frames} frames" if config.timelapse.n_frames > 1 else ""
     print(f"wrote {args.n} {preset} images{frames} to {out}")

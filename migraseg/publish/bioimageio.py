@@ -250,7 +250,6 @@ def sample_image(meta: ModelMeta, path: str | Path | None = None, size: int = 25
             raise ValueError(f"{path}: need ≥ 64×64 px and {meta.in_channels} channel(s)")
         top, left = ((s - side) // 2 for s in image.shape[1:])
         return image[:, top : top + side, left : left + side]
-    from dataclasses import replace
 
     from migraseg.synth.generator import make_sample
     from migraseg.synth.params import MODALITIES, SynthConfig
@@ -260,11 +259,8 @@ def sample_image(meta: ModelMeta, path: str | Path | None = None, size: int = 25
             f"no simulator for the model's modality {meta.modality!r} (simulated: "
             f"{', '.join(MODALITIES)}); pass a TIFF at the model's pixel size (--sample-image)"
         )
-    base = SynthConfig(modality=meta.modality)
-    acquisition = replace(
-        base.acquisition,
-        image_size_px=(size, size),
-        pixel_size_um=(meta.pixel_size_um, meta.pixel_size_um),
+    config = SynthConfig(modality=meta.modality).with_acquisition(
+        image_size_px=(size, size), pixel_size_um=(meta.pixel_size_um, meta.pixel_size_um)
     )
-    image = make_sample(replace(base, **{meta.modality: acquisition}), seed=0, index=0).image
+    image = make_sample(config, seed=0, index=0).image
     return np.repeat(image, meta.in_channels, axis=0) if image.shape[0] == 1 else image

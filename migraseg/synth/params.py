@@ -238,6 +238,11 @@ class SynthConfig:
         """The parameters of the configured modality (image size, pixel size, ...)."""
         return self.confocal if self.modality == "confocal" else self.tem
 
+    def with_acquisition(self, **changes: Any) -> SynthConfig:
+        """A copy whose modality's acquisition parameters have ``changes`` applied."""
+        acquisition = dataclasses.replace(self.acquisition, **changes)
+        return dataclasses.replace(self, **{self.modality: acquisition})
+
     @property
     def channels(self) -> list[str]:
         """Channel names of the images (markers in confocal, ``tem`` in TEM)."""
