@@ -119,12 +119,17 @@ def read_image(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
             axes = series.axes
             pixel_size = pixel_size_from_tiff(tif)
             channels = channel_names_from_tiff(tif)
-    except FileNotFoundError:
-        raise ImageReadError(f"{path}: file not found") from None
     except Exception as err:  # tifffile raises many types for corrupt files
-        raise ImageReadError(f"{path}: cannot read as TIFF ({type(err).__name__}: {err})") from err
+        raise tiff_error(path, err) from err
     meta = {"path": str(path), "axes": axes, "pixel_size_um": pixel_size, "channel_names": channels}
     return array, meta
+
+
+def tiff_error(path: str | os.PathLike, err: Exception) -> ImageReadError:
+    """The one message for a TIFF that cannot be opened or parsed."""
+    if isinstance(err, FileNotFoundError):
+        return ImageReadError(f"{path}: file not found")
+    return ImageReadError(f"{path}: cannot read as TIFF ({type(err).__name__}: {err})")
 
 
 _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
@@ -132,7 +137,7 @@ _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
 def _imagej_kwargs(pixel_size_um: float | None, axes: str) -> dict[str, Any]:
     """tifffile keywords for an ImageJ hyperstack calibrated in µm (Fiji and napari read it)."""
-    kwargs: dict[str, Any] = {"imagej": True, "metadata": {"axes": axes}}
+    kwargs: dict[str, Any] = {"metadata": {"axes": axes}}
     if pixel_size_um:
         kwargs["resolution"] = (1.0 / pixel_size_um, 1.0 / pixel_size_um)
         kwargs["metadata"]["unit"] = "um"
@@ -155,7 +160,7 @@ def write_tiff(
         raise ValueError(f"{path}: array has {array.ndim} dims but axes are {axes!r}")
     kwargs: dict[str, Any] = {"compression": compression, "metadata": {"axes": axes}}
     if array.dtype.type in _IMAGEJ_DTYPES:
-        kwargs.update(_imagej_kwargs(pixel_size_um, axes))
+        kwargs.update(imagej=True, **_imagej_kwargs(pixel_size_um, axes))
     elif pixel_size_um:
         kwargs["resolution"] = (1e4 / pixel_size_um, 1e4 / pixel_size_um)
         kwargs["resolutionunit"] = "CENTIMETER"
@@ -182,7 +187,6 @@ def write_tiff_pages(
         raise ValueError(f"{path}: cannot write shape {shape} ({np.dtype(dtype)}) as {axes!r}")
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, imagej=True) as writer:
         kwargs = _imagej_kwargs(pixel_size_um, axes)
-        del kwargs["imagej"]
         writer.write(iter(pages), shape=shape, dtype=dtype, compression=compression, **kwargs)
     return Path(path)
 
@@ -198,7 +202,8 @@ def create_tiff_memmap(
 
     Write it through a temporary path (:func:`atomic_path`) and ``flush()`` it before renaming.
     """
-    return tifffile.memmap(path, shape=shape, dtype=dtype, **_imagej_kwargs(pixel_size_um, axes))
+    kwargs = _imagej_kwargs(pixel_size_um, axes)
+    return tifffile.memmap(path, shape=shape, dtype=dtype, imagej=True, **kwargs)
 
 
 class LazyTiff:
@@ -216,10 +221,8 @@ class LazyTiff:
         self.path = Path(path)
         try:
             self._tif = tifffile.TiffFile(self.path)
-        except FileNotFoundError:
-            raise ImageReadError(f"{self.path}: file not found") from None
         except Exception as err:
-            raise ImageReadError(f"{self.path}: cannot read as TIFF ({err})") from err
+            raise tiff_error(self.path, err) from err
         try:
             series = self._tif.series[0]
             self.axes, self.shape, self.dtype = series.axes, tuple(series.shape), series.dtype
@@ -233,7 +236,7 @@ class LazyTiff:
                 self._zarr = zarr.open(series.aszarr(), mode="r")
         except Exception as err:
             self._tif.close()
-            raise ImageReadError(f"{self.path}: cannot read as TIFF ({err})") from err
+            raise tiff_error(self.path, err) from err
 
     def read(self, selection: tuple[int | slice, ...]) -> np.ndarray:
         """A copy of ``array[selection]`` in native byte order, reading only what it needs.
