@@ -18,6 +18,7 @@ from matplotlib.patches import Circle, Patch
 from migraseg.data.contract import image_to_cyx
 from migraseg.evaluation.harness import Extreme, SetResult
 from migraseg.evaluation.sets import read_truth
+from migraseg.evaluation.summary import matched_diameters
 from migraseg.io import read_image
 from migraseg.metrics.objects import instance_overlaps, match_overlaps
 from migraseg.utils.files import atomic_path
@@ -52,16 +53,6 @@ def count_scatter(result: SetResult, path: Path) -> Path:
     ax.set_title(f"Counts: {result.eval_set.name}", fontsize=10)
     ax.legend(fontsize=8)
     return _save(fig, path)
-
-
-def matched_diameters(rows: list[dict]) -> tuple[list[float], list[float]]:
-    """True and predicted diameters (µm) of the matched migrasome pairs of all images."""
-    true, pred = [], []
-    for row in rows:
-        obj = row["migrasome"]
-        true += [obj["true_diameter_um"][j] for j in obj["matched_true"]]
-        pred += [obj["pred_diameter_um"][j] for j in obj["matched_pred"]]
-    return true, pred
 
 
 def diameter_plots(result: SetResult, path: Path) -> Path:

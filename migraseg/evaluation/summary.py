@@ -9,7 +9,7 @@ code yields the point estimate, the 95% interval and paired differences between 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from typing import Any
 
@@ -23,6 +23,7 @@ from migraseg.metrics.bootstrap import (
     ratio,
     weighted_quantile,
 )
+from migraseg.metrics.centerline import FiberScores
 from migraseg.metrics.objects import IOU_THRESHOLDS
 
 HEADLINE_KEYS: tuple[str, ...] = (
@@ -61,6 +62,16 @@ def _bin_counts(
     return total, matched
 
 
+def matched_diameters(rows: Sequence[dict]) -> tuple[list[float], list[float]]:
+    """True and predicted diameters (µm) of the matched migrasome pairs of all images."""
+    true, pred = [], []
+    for row in rows:
+        obj = row["migrasome"]
+        true += [obj["true_diameter_um"][j] for j in obj["matched_true"]]
+        pred += [obj["pred_diameter_um"][j] for j in obj["matched_pred"]]
+    return true, pred
+
+
 @dataclass
 class SetStatistics:
     """Per-image sufficient statistics of one model on one set (N images, P matched pairs)."""
@@ -84,25 +95,14 @@ class SetStatistics:
     @classmethod
     def from_rows(cls, rows: Sequence[dict], size_bin_edges_um: Sequence[float]) -> SetStatistics:
         n = len(rows)
-        fields = (
-            "cldice",
-            "skeleton_pred_px",
-            "skeleton_pred_hits",
-            "skeleton_true_px",
-            "skeleton_true_hits",
-            "length_pred_um",
-            "length_true_um",
-            "components_pred",
-            "components_true",
-        )
-        fiber = {f: np.array([r["retraction_fiber"][f] for r in rows], np.float64) for f in fields}
+        fiber = {
+            f.name: np.array([r["retraction_fiber"][f.name] for r in rows], np.float64)
+            for f in fields(FiberScores)
+        }
         mig = [r["migrasome"] for r in rows]
-        pairs_true, pairs_pred, pair_image, pair_iou = [], [], [], []
-        for i, m in enumerate(mig):
-            pairs_true += [m["true_diameter_um"][j] for j in m["matched_true"]]
-            pairs_pred += [m["pred_diameter_um"][j] for j in m["matched_pred"]]
-            pair_image += [i] * len(m["matched_true"])
-            pair_iou += m["matched_iou"]
+        pairs_true, pairs_pred = matched_diameters(rows)
+        pair_image = [i for i, m in enumerate(mig) for _ in m["matched_true"]]
+        pair_iou = [iou for m in mig for iou in m["matched_iou"]]
         true_total, true_found = _bin_counts(
             rows, "true_diameter_um", "matched_true", size_bin_edges_um
         )
