@@ -22,6 +22,7 @@ from rich.table import Table
 
 from migraseg import __version__
 from migraseg.data.contract import DatasetSpec, SampleRecord, image_to_cyx
+from migraseg.evaluation.render import format_cell
 from migraseg.evaluation.scoring import ScoringSettings, image_quality, score_image
 from migraseg.evaluation.sets import EvalSet, open_set, read_truth
 from migraseg.evaluation.sources import CLASSICAL, PredictionSource, Segmentation
@@ -224,10 +225,6 @@ def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     return write_text_atomic(path, json.dumps(_json_safe(metrics), indent=1))
 
 
-def _cell(value: float | None) -> str:
-    return "–" if value is None or value != value else f"{value:.3f}"
-
-
 def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") -> Table:
     """A rich table: one row per headline metric, one column per (set, model)."""
     table = Table(title=title)
@@ -236,7 +233,7 @@ def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") 
     for r, name in columns:
         table.add_column(f"{r.eval_set.name}\n{name}", justify="right")
     for key in HEADLINE_KEYS:
-        table.add_row(key, *(_cell(r.models[n].summary.values.get(key)) for r, n in columns))
+        table.add_row(key, *(format_cell(r.models[n].summary.values.get(key)) for r, n in columns))
     return table
 
 

@@ -22,6 +22,15 @@ class Table:
     numeric: bool = True
 
 
+def format_cell(value: float | None, key: str = "") -> str:
+    """A table cell: counts (keys ``n_*``) as integers, everything else with 3 decimals."""
+    if value is None or value != value:
+        return "–"
+    if key.startswith("n_"):
+        return f"{value:.0f}"
+    return f"{value:.3f}"
+
+
 Block = tuple[str, Any]  # ("h1"|"h2"|"h3"|"p"|"ul"|"table"|"img", payload)
 
 

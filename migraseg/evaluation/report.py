@@ -18,7 +18,13 @@ from migraseg.evaluation.figures import (
     slug,
 )
 from migraseg.evaluation.harness import SetResult
-from migraseg.evaluation.render import Block, Table, render_html, render_markdown
+from migraseg.evaluation.render import (
+    Block,
+    Table,
+    format_cell,
+    render_html,
+    render_markdown,
+)
 from migraseg.evaluation.summary import HEADLINE_KEYS, LOWER_IS_BETTER
 from migraseg.utils.files import write_text_atomic
 
@@ -83,19 +89,10 @@ GLOSSARY = (
 )
 
 
-def fmt(value: float | None, key: str = "") -> str:
-    """A table cell: counts (keys ``n_*``) as integers, everything else with 3 decimals."""
-    if value is None or value != value:
-        return "–"
-    if key.startswith("n_"):
-        return f"{value:.0f}"
-    return f"{value:.3f}"
-
-
 def _with_ci(value: float, ci: list[float] | None) -> str:
     if not ci or ci[0] is None or ci[0] != ci[0]:
-        return fmt(value)
-    return f"{fmt(value)} ({fmt(ci[0])}–{fmt(ci[1])})"
+        return format_cell(value)
+    return f"{format_cell(value)} ({format_cell(ci[0])}–{format_cell(ci[1])})"
 
 
 def _best_column(values: list[float], key: str) -> int | None:
@@ -141,7 +138,9 @@ def detail_table(result: SetResult) -> Table:
         values = [classes[n].get(cls, {}).get(metric) for n in names]
         if all(v is None for v in values):
             continue
-        rows.append([f"{cls.replace('_', ' ')}: {label}", *(fmt(v, metric) for v in values)])
+        rows.append(
+            [f"{cls.replace('_', ' ')}: {label}", *(format_cell(v, metric) for v in values)]
+        )
     return Table(["metric", *names], rows)
 
 
@@ -157,9 +156,9 @@ def size_table(result: SetResult) -> Table:
         rows.append(
             [
                 f"{b} µm",
-                fmt(first["n_true_by_size"][b], "n_"),
-                *(fmt(mig[n]["recall_by_size"][b]) for n in names),
-                *(fmt(mig[n]["precision_by_size"][b]) for n in names),
+                format_cell(first["n_true_by_size"][b], "n_"),
+                *(format_cell(mig[n]["recall_by_size"][b]) for n in names),
+                *(format_cell(mig[n]["precision_by_size"][b]) for n in names),
             ]
         )
     return Table(header, rows)
