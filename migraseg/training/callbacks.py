@@ -14,6 +14,7 @@ from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from migraseg.training.checkpointing import LAST
 from migraseg.visualize import panel
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,10 @@ class PreemptionCheckpoint(Checkpoint):
 
     Args:
         defer_signals: names of signals to hold back until a checkpoint is written.
-        filename: checkpoint name inside the checkpoint folder of the run.
     """
 
-    def __init__(self, defer_signals: Sequence[str] = ("SIGUSR2",), filename: str = "last.ckpt"):
+    def __init__(self, defer_signals: Sequence[str] = ("SIGUSR2",)):
         self.signums = [signal.Signals[name] for name in defer_signals]
-        self.filename = filename
         self.received: list[int] = []
         self._original: dict[int, Any] = {}
 
@@ -81,7 +80,7 @@ class PreemptionCheckpoint(Checkpoint):
         """``<ModelCheckpoint dirpath>/last.ckpt``, else ``<default_root_dir>/checkpoints/``."""
         dirpaths = [c.dirpath for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
         dirpath = next((d for d in dirpaths if d), None)
-        return Path(dirpath or Path(trainer.default_root_dir) / "checkpoints") / self.filename
+        return Path(dirpath or Path(trainer.default_root_dir) / "checkpoints") / f"{LAST}.ckpt"
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, idx: int

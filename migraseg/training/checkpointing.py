@@ -24,6 +24,7 @@ from migraseg.utils.files import atomic_path
 
 log = logging.getLogger(__name__)
 
+LAST = "last"  # stem of the newest-state checkpoint (configs/callbacks: last_checkpoint)
 PREVIOUS_SUFFIX = ".prev.ckpt"
 
 
@@ -37,13 +38,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     A reader (or a resumed job) therefore sees either the old file or the complete new one. The
     checkpoint being replaced is kept as ``<name>.prev.ckpt`` when its name starts with
-    ``keep_previous_of`` (``last`` by default), so a checkpoint that turns out unreadable still
-    has a predecessor to fall back to.
+    ``last``, so a checkpoint that turns out unreadable still has a predecessor to fall back to.
     """
-
-    def __init__(self, keep_previous_of: str = "last"):
-        super().__init__()
-        self.keep_previous_of = keep_previous_of
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
@@ -56,7 +52,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
-            if path.exists() and path.name.startswith(self.keep_previous_of):
+            if path.exists() and path.name.startswith(LAST):
                 os.replace(path, previous_path(path))
         log.debug("checkpoint written: %s", path)
 
@@ -69,7 +65,7 @@ def checkpoint_candidates(run_dir: Path) -> list[Path]:
     """
     paths = [*run_dir.glob("checkpoints/*.ckpt"), *run_dir.glob("hpc_ckpt_*.ckpt")]
     paths = [p for p in paths if not p.name.startswith(".")]  # temporaries of atomic writes
-    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.stem == "last"), reverse=True)
+    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.stem == LAST), reverse=True)
 
 
 def is_readable_checkpoint(path: Path) -> str | None:
