@@ -205,7 +205,8 @@ def draw_families(rng: np.random.Generator, p: ConfocalParams, acq: ConfocalAcqu
             sigma_px = c.psf_sigma_um * acq.psf_scale / px
             line_peak = 1 / max(np.sqrt(2 * np.pi) * sigma_px, 1.0)  # of a 1-px line, blurred
             noise = np.sqrt(c.background_photons + c.read_noise_e**2)
-            c.levels["fiber"] = float(snr * noise / (c.peak_photons * line_peak))
+            dim = snr * noise / (c.peak_photons * line_peak)
+            c.levels["fiber"] = float(min(dim, c.levels["fiber"]))  # never brighter than drawn
             c.extra["fiber_snr"] = snr
     style = acq.family("cell_styles")
     if style in ("fill", "nucleus", "textured"):

@@ -131,7 +131,7 @@ class DistractorParams:
     # blurred blobs, anywhere in the frame (also over cells). Confocal only; 0 draws none.
     out_of_focus_per_100um2: Range = (0.0, 0.0)
     out_of_focus_diameter_um: Range = (0.5, 20.0)  # log-uniform: many small, few cell-sized
-    out_of_focus_blur_um: Range = (0.5, 4.0)  # defocus blur σ (depth below or above the plane)
+    out_of_focus_blur_um: Range = (1.0, 5.0)  # defocus blur σ (depth below or above the plane)
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -206,7 +206,7 @@ class ConfocalParams:
     log_photons: bool = False  # draw peak_photons log-uniformly (as many dim images as bright)
     relative_background: bool = False  # background_photons are per 100 peak photons
     autofluorescence: Range = (0.0, 0.0)  # smooth autofluorescent background (density)
-    out_of_focus_density: Range = (0.15, 0.8)  # peak of a blurred out-of-focus blob (density)
+    out_of_focus_density: Range = (0.1, 0.6)  # peak of a blurred out-of-focus blob (density)
     widefield_haze: Range = (0.3, 1.0)  # widefield: out-of-focus light of everything in focus
     spinning_disk_crosstalk: Range = (0.05, 0.2)  # spinning disk: pinhole crosstalk haze
     dim_fiber_snr: Range = (1.0, 3.0)  # dim fibers: peak signal / background noise
