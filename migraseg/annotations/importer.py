@@ -120,7 +120,7 @@ def _convert(
     objects, notes = rois_to_objects(rois, shape, roi_options, source)
     mask, mig, cells = compose(shape, objects, unannotated)
     counts = [sum(o.class_id == c for o in objects) for c in range(len(CLASS_NAMES))]
-    parts = [f"{n} {CLASS_NAMES[c]}" for c, n in enumerate(counts) if n]
+    parts = [f"{n} {CLASS_NAMES[c]}{'s' if n > 1 else ''}" for c, n in enumerate(counts) if n]
     summary = f"{len(rois)} ROI(s): " + (", ".join(parts) or "none converted")
     if notes:
         summary += f"; {len(notes)} skipped"

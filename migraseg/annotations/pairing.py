@@ -72,7 +72,7 @@ def find_pairs(
             looked = ", ".join(p.format(stem) for p in _PATTERNS)
             notes.append(f"{image}: no annotation in {annotations} (looked for {looked}); skipped")
         elif len(found) > 1:
-            names = ", ".join(p.name for p in found)
+            names = ", ".join(sorted(p.name for p in found))
             problems.append(f"{image}: several annotations ({names}); keep one per image")
         else:
             pairs.append(Pair(stem, image, found[0], _kind(found[0].name) or ""))

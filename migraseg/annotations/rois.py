@@ -95,6 +95,10 @@ def describe_type(roi: ImagejRoi) -> str:
     return _TYPE_NAMES.get(roi.roitype, f"type {int(roi.roitype)}")
 
 
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+
+
 def _bounds(roi: ImagejRoi) -> tuple[float, float, float, float]:
     """``(left, top, right, bottom)`` of a rectangle or oval, subpixel when stored."""
     if roi.subpixelrect:
@@ -135,7 +139,7 @@ def _pixels(roi: ImagejRoi, class_id: int, shape: tuple[int, int], options: RoiO
             return ellipse_pixels((x1 + x2) / 2, (y1 + y2) / 2, radius, radius, shape), ""
         if class_id in (MIGRASOME, CELL):
             what = "a straight line (its diameter)" if class_id == MIGRASOME else "an area ROI"
-            return None, f"a {kind} cannot be a {CLASS_NAMES[class_id]} (draw {what})"
+            return None, f"{_a(kind)} cannot be a {CLASS_NAMES[class_id]} (draw {what})"
         return polyline_pixels(points, options.fiber_width_px, shape), ""
     if roi.roitype == ROI_TYPE.OVAL and not roi.composite:
         left, top, right, bottom = _bounds(roi)
@@ -173,7 +177,7 @@ def rois_to_objects(
             roi.roitype not in (*_AREAS, *_LINES, ROI_TYPE.POINT) and not roi.composite
         )
         if unmappable:
-            skipped.append(f"{label}: skipped, a {kind} cannot be mapped to a class")
+            skipped.append(f"{label}: skipped, {_a(kind)} cannot be mapped to a class")
             continue
         if options.roi_class is not None:
             class_id, how = options.roi_class, "--roi-class"
@@ -193,7 +197,7 @@ def rois_to_objects(
                 class_id, how = _default_class(roi), "type"
             if class_id is None:
                 skipped.append(
-                    f"{label}: skipped, a {kind} has no class in its name, group or colour "
+                    f"{label}: skipped, {_a(kind)} has no class in its name, group or colour "
                     "(name it e.g. 'cell', or pass --roi-class)"
                 )
                 continue
