@@ -218,7 +218,7 @@ def test_points_with_a_diameter_and_a_line_across_a_migrasome_become_discs(tmp_p
     raw = tmp_path / "raw"
     write_image(raw / "a.tif")
     rois = [
-        shape_roi([[20.5, 20.5], [40.5, 30.5]], ROI_TYPE.POINT),
+        shape_roi([[20, 20], [40, 30]], ROI_TYPE.POINT),  # pixel (20, 20): centre 20.5
         ImagejRoi(roitype=ROI_TYPE.LINE, x1=44, y1=50, x2=56, y2=50, name="migrasome d"),
     ]
     roifile.roiwrite(raw / "a.zip", rois)
@@ -228,7 +228,7 @@ def test_points_with_a_diameter_and_a_line_across_a_migrasome_become_discs(tmp_p
     np.testing.assert_array_equal(mask_of(tmp_path / "ds", "a") == MIGRASOME, expected)
 
 
-def test_subpixel_ovals_from_simulator_truth_reproduce_its_migrasome_mask(tmp_path, capsys):
+def test_simulator_truth_as_ovals_or_csv_reproduces_its_migrasome_mask(tmp_path, capsys):
     """Ovals drawn on a simulated image at its true migrasomes give the simulator's own mask."""
     from migraseg.synth.generator import make_sample
     from migraseg.synth.presets import load_preset
@@ -263,6 +263,18 @@ def test_subpixel_ovals_from_simulator_truth_reproduce_its_migrasome_mask(tmp_pa
     np.testing.assert_array_equal(
         mask_of(tmp_path / "ds", "sim") == MIGRASOME, sample.mask == MIGRASOME
     )
+    # the simulator's own truth table (truth/<stem>.csv) read as a point list gives it too
+    from migraseg.synth.truth import csv_text
+
+    counts = tmp_path / "counts"
+    write_tiff(counts / "sim.tif", sample.image[0], size)
+    (counts / "sim.csv").write_text(csv_text(sample.truth))
+    run(counts, tmp_path / "ds_csv", capsys=capsys)
+    mask = mask_of(tmp_path / "ds_csv", "sim")
+    np.testing.assert_array_equal(mask == MIGRASOME, sample.mask == MIGRASOME)
+    np.testing.assert_array_equal(mask == NOT_ANNOTATED, sample.mask != MIGRASOME)
+    ids = read_image(tmp_path / "ds_csv" / "instances" / "sim.tif")[0]
+    assert ids.max() == len(sample.truth["migrasomes"])
 
 
 def test_unannotated_as_ignore_writes_255_where_no_roi_lies(
@@ -407,6 +419,31 @@ def test_every_problem_is_listed_with_its_file_and_the_rest_is_written(tmp_path,
     spec = load_dataset(tmp_path / "ds")
     assert spec.samples["nosize"].pixel_size_um == pytest.approx(0.2)
     assert spec.samples["good"].pixel_size_um == pytest.approx(0.2)
+
+
+def test_separate_annotation_folder_channels_and_dtype_conversion(tmp_path, capsys):
+    images, rois = tmp_path / "images_in", tmp_path / "rois_in"
+    two = np.random.default_rng(0).integers(0, 255, (2, SIZE, SIZE)).astype(np.uint8)
+    write_tiff(images / "two.tif", two, PIXEL, axes="CYX")
+    wide = np.random.default_rng(1).integers(-5, 5000, (SIZE, SIZE)).astype(np.int32)
+    write_tiff(images / "wide.tif", np.stack([wide, wide]), PIXEL, axes="CYX")
+    rois.mkdir()
+    for stem in ("two", "wide"):
+        roifile.roiwrite(rois / f"{stem}_rois.zip", [oval(10, 10, 20, 20)])
+    code, out, err = run(images, tmp_path / "ds", "--annotations", rois, capsys=capsys)
+    assert code == 0, err
+    assert f"note: {images / 'wide.tif'}: int32 image stored as float32" in out
+    spec = load_dataset(tmp_path / "ds")
+    assert spec.channels == ["ch0", "ch1"] and set(spec.samples) == {"two", "wide"}
+    stored, meta = read_image(tmp_path / "ds" / "images" / "two.tif")
+    np.testing.assert_array_equal(stored, two)
+    assert meta["pixel_size_um"] == pytest.approx(PIXEL)
+    np.testing.assert_array_equal(read_image(tmp_path / "ds" / "images" / "wide.tif")[0][0], wide)
+    # a one-channel image cannot join a two-channel dataset
+    write_image(images / "one.tif")
+    roifile.roiwrite(rois / "one.zip", [oval(10, 10, 20, 20)])
+    code, _, err = run(images, tmp_path / "ds", "--annotations", rois, capsys=capsys)
+    assert code == 1 and f"{images / 'one.tif'}: 1 channel(s); the dataset has 2 (ch0, ch1)" in err
 
 
 def test_rerun_updates_and_appends_and_keeps_the_splits(tmp_path, capsys):

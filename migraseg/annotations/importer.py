@@ -22,7 +22,13 @@ from migraseg.annotations.raster import LabelObject, compose, ellipse_pixels
 from migraseg.annotations.rois import RoiOptions, read_rois, rois_to_objects
 from migraseg.annotations.writer import update_dataset_yaml, write_sample
 from migraseg.constants import CLASS_NAMES, MIGRASOME
-from migraseg.data.contract import IMAGE_DTYPES, DatasetError, image_to_cyx, load_dataset
+from migraseg.data.contract import (
+    IMAGE_DTYPES,
+    DatasetError,
+    image_to_cyx,
+    load_dataset,
+    read_dataset_yaml,
+)
 from migraseg.io import ImageReadError, read_image
 
 # Default fiber mask width: one confocal PSF FWHM (~0.25 µm, as the simulator paints it), and a
@@ -151,8 +157,10 @@ def import_annotations(
     pairs, notes, problems = find_pairs(images, annotations)
     report.notes += notes
     report.problems += problems
-    modality = options.modality or _existing_modality(out)
-    sizes, channels = [], None
+    existing = _existing_info(out)
+    modality = options.modality or existing.get("modality", "confocal")
+    channels = list(existing.get("channels") or []) or None
+    sizes = []
     for pair in pairs:
         try:
             image, meta = _load_image(pair.image, report.notes)
@@ -181,7 +189,8 @@ def import_annotations(
             channels = names
         elif len(names) != len(channels):
             report.problems.append(
-                f"{pair.image}: {len(names)} channel(s), the other images have {len(channels)}"
+                f"{pair.image}: {len(names)} channel(s); the dataset has {len(channels)} "
+                f"({', '.join(channels)})"
             )
             continue
         write_sample(out, pair.stem, image, pixel_size, mask, mig, cells)
@@ -213,12 +222,9 @@ def _named(line: str, path: Path) -> str:
     return line if str(path) in line or line.startswith(path.name) else f"{path}: {line}"
 
 
-def _existing_modality(out: Path) -> str:
-    """The modality of an existing dataset at ``out``, else confocal."""
-    from migraseg.data.contract import read_dataset_yaml
-
-    if (out / "dataset.yaml").is_file():
-        info, _ = read_dataset_yaml(out)
-        if info.get("modality") in DEFAULT_FIBER_WIDTH_UM:
-            return info["modality"]
-    return "confocal"
+def _existing_info(out: Path) -> dict:
+    """The dataset.yaml already at ``out`` (empty if none or unreadable: reported later)."""
+    if not (out / "dataset.yaml").is_file():
+        return {}
+    info, problems = read_dataset_yaml(out)
+    return {} if problems else info

@@ -129,7 +129,9 @@ def _pixels(roi: ImagejRoi, class_id: int, shape: tuple[int, int], options: RoiO
         if class_id != MIGRASOME:
             return None, f"a point cannot be a {CLASS_NAMES[class_id]} (only a migrasome)"
         radius = options.point_diameter_px / 2
-        parts = [ellipse_pixels(x, y, radius, radius, shape) for x, y in roi.coordinates()]
+        # ImageJ stores points in pixel-centre coordinates (point i is pixel i's centre)
+        centres = np.asarray(roi.coordinates(), np.float64) + 0.5
+        parts = [ellipse_pixels(x, y, radius, radius, shape) for x, y in centres]
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])), ""
     if roi.roitype in _LINES:
         points = roi.coordinates()
