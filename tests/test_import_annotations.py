@@ -20,7 +20,7 @@ from roifile import ROI_OPTIONS, ROI_SUBTYPE, ROI_TYPE, ImagejRoi
 
 from migraseg.annotations.classes import NOT_ANNOTATED, class_hint, parse_class
 from migraseg.annotations.points import read_points
-from migraseg.annotations.raster import polyline_pixels
+from migraseg.annotations.raster import polygon_pixels, polyline_pixels
 from migraseg.annotations.rois import RoiOptions, rois_to_objects
 from migraseg.cli.import_annotations import main
 from migraseg.constants import BACKGROUND, CELL, FIBER, MIGRASOME
@@ -147,6 +147,27 @@ def test_diagonal_fiber_is_a_connected_band_of_the_given_width():
         (np.abs(cols - rows) / np.sqrt(2) <= 1.5) & (cols + rows + 1 >= 8) & (cols + rows + 1 <= 72)
     )
     np.testing.assert_array_equal(painted[5:35, 5:35], inside[5:35, 5:35])
+
+
+def test_polygon_fill_matches_matplotlib_point_in_path_even_odd():
+    """Random (self-intersecting, partly outside, holed) polygons: the scanline fill agrees
+    with matplotlib's point-in-path test at every pixel centre."""
+    from matplotlib.path import Path as MplPath
+
+    rng = np.random.default_rng(0)
+    shape = (60, 50)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    centres = np.stack([cols.ravel() + 0.5, rows.ravel() + 0.5], axis=1)
+    for k in range(60):
+        rings = [rng.uniform(-10, 70, (rng.integers(3, 30), 2))]
+        if k % 2:
+            rings.append(rng.uniform(-10, 70, (rng.integers(3, 10), 2)))
+        painted = np.zeros(shape, bool)
+        painted[polygon_pixels(rings, shape)] = True
+        expected = np.zeros(centres.shape[0], bool)
+        for ring in rings:
+            expected ^= MplPath(ring).contains_points(centres)
+        np.testing.assert_array_equal(painted.ravel(), expected)
 
 
 def test_class_comes_from_name_then_group_then_colour():
@@ -480,8 +501,10 @@ def test_modality_conflict_and_bad_flags_are_refused(tmp_path, capsys):
     write_image(raw / "a.tif")
     roifile.roiwrite(raw / "a.zip", [oval(10, 10, 20, 20)])
     assert run(raw, tmp_path / "ds", "--modality", "tem", capsys=capsys)[0] == 0
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "ds").rglob("*")}
     code, _, err = run(raw, tmp_path / "ds", "--modality", "confocal", capsys=capsys)
     assert code == 1 and "modality is 'tem', not 'confocal'" in err
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ds").rglob("*")} == before  # untouched
     assert run(raw, tmp_path / "ds", "--group-class", "x=cell", capsys=capsys)[0] == 2
     with pytest.raises(SystemExit):
         main([str(raw), str(tmp_path / "ds"), "--roi-class", "vesicle"])

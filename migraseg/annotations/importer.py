@@ -157,7 +157,15 @@ def import_annotations(
     pairs, notes, problems = find_pairs(images, annotations)
     report.notes += notes
     report.problems += problems
-    existing = _existing_info(out)
+    existing, problems = _existing_info(out)
+    old_modality = existing.get("modality", options.modality)
+    if options.modality and old_modality != options.modality:
+        problems.append(
+            f"{out / 'dataset.yaml'}: modality is {old_modality!r}, not {options.modality!r}"
+        )
+    if problems:  # refuse before writing into a dataset that the result would contradict
+        report.problems += problems
+        return report
     modality = options.modality or existing.get("modality", "confocal")
     channels = list(existing.get("channels") or []) or None
     sizes = []
@@ -222,9 +230,8 @@ def _named(line: str, path: Path) -> str:
     return line if str(path) in line or line.startswith(path.name) else f"{path}: {line}"
 
 
-def _existing_info(out: Path) -> dict:
-    """The dataset.yaml already at ``out`` (empty if none or unreadable: reported later)."""
+def _existing_info(out: Path) -> tuple[dict, list[str]]:
+    """The dataset.yaml already at ``out`` ({} if none) and its problems."""
     if not (out / "dataset.yaml").is_file():
-        return {}
-    info, problems = read_dataset_yaml(out)
-    return {} if problems else info
+        return {}, []
+    return read_dataset_yaml(out)
