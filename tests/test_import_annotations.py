@@ -204,6 +204,26 @@ def test_polygon_classes_from_group_colour_flag_and_skips_without_one():
     assert [o.class_id for o in objects] == [FIBER] * 4 and not skipped
 
 
+def test_group_and_colour_flags_replace_the_default_maps(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_image(raw / "a.tif")
+    square = [[10, 10], [20, 10], [20, 20], [10, 20]]
+    green = bytes([255, 0, 255, 0])
+    rois = [  # unique names: a zip holds one entry per name
+        shape_roi(square, name="0001-0010", group=4),
+        shape_roi(square, name="0002-0010", group=3),
+        shape_roi(square, name="0003-0010", stroke_color=green),
+    ]
+    roifile.roiwrite(raw / "a.zip", rois)
+    code, out, err = run(raw, tmp_path / "ds", capsys=capsys)  # defaults: group 3, green
+    assert code == 0 and "a: 3 ROI(s): 1 retraction_fiber, 1 migrasome; 1 skipped" in out, err
+    assert "ROI 1 '0001-0010' (polygon): skipped" in out
+    args = ("--group-class", "4=cell", "--color-class", "green=migrasome")
+    code, out, err = run(raw, tmp_path / "ds", *args, capsys=capsys)
+    assert code == 0 and "a: 3 ROI(s): 1 cell, 1 migrasome; 1 skipped" in out, err
+    assert "ROI 2 '0002-0010' (polygon): skipped, a polygon has no class in its name" in out
+
+
 def test_unmappable_rois_are_named_and_skipped_and_the_rest_converted(tmp_path, capsys):
     raw = tmp_path / "raw"
     write_image(raw / "a.tif")

@@ -14,7 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from migraseg.annotations.classes import NOT_ANNOTATED
+from migraseg.annotations.classes import (
+    DEFAULT_COLOUR_CLASSES,
+    DEFAULT_GROUP_CLASSES,
+    NOT_ANNOTATED,
+)
 from migraseg.annotations.labels import labels_to_mask, read_labels
 from migraseg.annotations.pairing import Pair, find_pairs
 from migraseg.annotations.points import read_points
@@ -44,8 +48,8 @@ class ImportOptions:
     fiber_width_um: float | None = None  # None: DEFAULT_FIBER_WIDTH_UM of the modality
     point_diameter_um: float | None = None
     roi_class: int | None = None
-    groups: dict[int, int] = field(default_factory=dict)
-    colours: dict[str, int] = field(default_factory=dict)
+    groups: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_GROUP_CLASSES))
+    colours: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_COLOUR_CLASSES))
     instance_class: int | None = None
     csv_units: str | None = None
     unannotated_as_ignore: bool = False

@@ -98,13 +98,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from migraseg.annotations.classes import DEFAULT_COLOUR_CLASSES, DEFAULT_GROUP_CLASSES
     from migraseg.annotations.importer import ImportOptions, import_annotations
 
     args = parse_args(argv)
     try:
-        groups = parse_mapping(args.group_class, "group") or DEFAULT_GROUP_CLASSES
-        colours = parse_mapping(args.color_class, "colour") or DEFAULT_COLOUR_CLASSES
+        maps = {
+            "groups": parse_mapping(args.group_class, "group"),
+            "colours": parse_mapping(args.color_class, "colour"),
+        }
     except ValueError as err:
         print(f"migraseg-import: {err}", file=sys.stderr)
         return 2
@@ -113,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         fiber_width_um=args.fiber_width,
         point_diameter_um=args.point_diameter,
         roi_class=args.roi_class,
-        groups=dict(groups),
-        colours=dict(colours),
+        **{key: value for key, value in maps.items() if value},  # given maps replace defaults
         instance_class=args.instance_class,
         csv_units=args.csv_units,
         unannotated_as_ignore=args.unannotated_as_ignore,
