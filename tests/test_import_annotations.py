@@ -255,6 +255,29 @@ def test_unmappable_rois_are_named_and_skipped_and_the_rest_converted(tmp_path, 
     assert set(np.unique(mask)) == {BACKGROUND, MIGRASOME}
 
 
+def composite(path: list[float], name: str) -> ImagejRoi:
+    data = np.asarray(path, np.float32)
+    return ImagejRoi(roitype=ROI_TYPE.RECT, name=name, multi_coordinates=data,
+                     shape_roi_size=data.size, left=0, top=0, right=40, bottom=40)  # fmt: skip
+
+
+def test_composite_roi_keeps_its_hole_and_curved_ones_are_skipped(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    write_image(raw / "a.tif")
+    ring = [0, 10, 10, 1, 30, 10, 1, 30, 30, 1, 10, 30, 4]
+    hole = [0, 15, 15, 1, 25, 15, 1, 25, 25, 1, 15, 25, 4]
+    curved = [0, 40, 40, 3, 45, 40, 50, 45, 50, 50, 4]  # a cubic Bézier: roifile cannot read it
+    rois = [composite(ring + hole, "cell with hole"), composite(curved, "curvy cell")]
+    roifile.roiwrite(raw / "a.zip", rois)
+    code, out, err = run(raw, tmp_path / "ds", capsys=capsys)
+    assert code == 0, err
+    assert "ROI 2 'curvy cell' (composite): skipped, its outline cannot be read" in out
+    expected = np.zeros((SIZE, SIZE), bool)
+    expected[10:30, 10:30] = True
+    expected[15:25, 15:25] = False
+    np.testing.assert_array_equal(mask_of(tmp_path / "ds", "a") == CELL, expected)
+
+
 def test_points_with_a_diameter_and_a_line_across_a_migrasome_become_discs(tmp_path, capsys):
     raw = tmp_path / "raw"
     write_image(raw / "a.tif")

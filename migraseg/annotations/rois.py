@@ -203,7 +203,10 @@ def rois_to_objects(
                     "(name it e.g. 'cell', or pass --roi-class)"
                 )
                 continue
-        pixels, reason = _pixels(roi, class_id, shape, options)
+        try:
+            pixels, reason = _pixels(roi, class_id, shape, options)
+        except (NotImplementedError, RuntimeError, ValueError) as err:  # e.g. curved composites
+            pixels, reason = None, f"its outline cannot be read ({err})"
         if pixels is None:
             skipped.append(f"{label}: skipped, {reason}")
             continue
