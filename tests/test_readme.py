@@ -59,6 +59,8 @@ README_RUNS: dict[str, str] = {
     "make train": "",
     "make test": "",
     "make lint": "",
+    # runs in tests/test_import_annotations.py::test_documented_commands_run, on ROI sets it makes
+    "migraseg-import fiji/ my_dataset/": "",
     '.venv/bin/pytest -m "not slow"': "",
     "migraseg-train experiment=quickstart": (
         f"migraseg-train experiment=quickstart {SMALL} {SMALL_SYNTH} paths.data_dir=data"
