@@ -73,6 +73,14 @@ def test_masks_do_not_depend_on_appearance():
         np.testing.assert_array_equal(sample.mask, reference.mask)
         np.testing.assert_array_equal(sample.cell_ids, reference.cell_ids)
         np.testing.assert_array_equal(sample.migrasome_ids, reference.migrasome_ids)
+    # a generalist without a family has the same scenes as the full generalist
+    full = generalist().with_acquisition(image_size_px=(96, 96))
+    without = full.with_acquisition(optics={**full.confocal.optics, "widefield": 0.0})
+    without = with_out_of_focus(without, 0.0)
+    for index in range(3):
+        a, b = make_sample(full, 5, index), make_sample(without, 5, index)
+        np.testing.assert_array_equal(a.mask, b.mask)
+        assert b.truth["acquisition"]["families"]["optics"] != "widefield"
     for axis, family in EVERY_FAMILY:
         if family != FAMILY_AXES[axis][0]:
             image = make_sample(pinned(axis, family), 11, 2).image

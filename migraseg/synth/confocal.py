@@ -43,8 +43,8 @@ PUNCTA_LEVEL = (0.4, 1.2)  # ... of this peak density (migrasomes ≈ 1)
 NUCLEUS_DARK = (0.05, 0.35)  # a nucleus is this fraction of the fill
 # Noise families
 SCMOS_GAIN_SD = 0.02  # per-pixel gain variation
-SCMOS_OFFSET_SD_E = (0.5, 2.0)  # per-pixel offset pattern, electrons
-SCMOS_COLUMN_SD_E = (0.3, 2.0)  # per-column offset, electrons
+SCMOS_OFFSET_SD_E = (0.2, 1.0)  # per-pixel offset pattern left after calibration, electrons
+SCMOS_COLUMN_SD_E = (0.1, 0.8)  # per-column offset, electrons
 EMCCD_READ_NOISE = 0.05  # read noise left after EM gain (fraction)
 
 
