@@ -15,7 +15,7 @@ import yaml
 from scipy import ndimage as ndi
 
 from migraseg.constants import CELL
-from migraseg.synth import confocal
+from migraseg.synth import appearance, confocal
 from migraseg.synth.generator import make_sample
 from migraseg.synth.params import (
     FAMILY_AXES,
@@ -107,7 +107,8 @@ def test_family_draws_never_move_the_images_other_draws():
         acq = confocal.draw_acquisition(rng, params, 0.1)
         states.append(rng.random())
     assert states[0] == states[1]
-    assert acq.families["cell_styles"] != "membrane" and acq.autofluorescence is not None
+    assert acq.look.families["cell_styles"] != "membrane"
+    assert acq.look.autofluorescence is not None
 
 
 def test_out_of_focus_blobs_are_bright_background():
@@ -170,8 +171,8 @@ def test_emccd_doubles_the_shot_noise_variance():
     signal = np.full((256, 256), 50 / channel.peak_photons, np.float32)
     variances = {}
     for model in ("poisson_gauss", "emccd"):
-        acq.families["noise_models"] = model
-        counts = confocal._detect(np.random.default_rng(2), signal, channel, acq)
+        acq.look.families["noise_models"] = model
+        counts = appearance.detect(np.random.default_rng(2), signal, channel, acq)
         variances[model] = counts.var() / counts.mean()
     assert variances["poisson_gauss"] == pytest.approx(1.0, rel=0.05)
     assert variances["emccd"] == pytest.approx(2.0, rel=0.05)  # excess noise factor √2
