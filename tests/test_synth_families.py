@@ -275,3 +275,34 @@ def test_family_gallery_script_renders_one_mask_under_every_family():
     sheet = module.family_sheet(seed=4, size=48, image_px=96)  # raises if a mask changed
     rows = len(module.family_rows())
     assert sheet.ndim == 3 and sheet.shape[0] > rows * 48
+
+
+def test_widefield_haze_lights_the_background_beside_cells():
+    config = small(peak_photons=(400.0, 400.0))
+    images = {
+        optics: make_sample(config.with_acquisition(optics=only("optics", optics)), 11, 2)
+        for optics in ("confocal", "widefield")
+    }
+    mask = images["confocal"].mask
+    beside = ndi.binary_dilation(mask == CELL, iterations=15)
+    near = beside & ~ndi.binary_dilation(mask > 0, iterations=3)
+    assert near.sum() > 100
+    level = {k: float(np.median(s.image[0][near])) for k, s in images.items()}
+    assert level["widefield"] > level["confocal"] * 1.2
+
+
+def test_scmos_columns_carry_a_fixed_offset_pattern():
+    params = ConfocalParams(image_size_px=(256, 256), noise_models=only("noise_models", "scmos"))
+    acq = confocal.draw_acquisition(np.random.default_rng(3), params, 0.1)
+    channel = dataclasses.replace(
+        acq.channels[0], gain=1.0, offset=100.0, background_photons=0.5, read_noise_e=1.0
+    )
+    dark = np.zeros((256, 256), np.float32)
+
+    def column_means(model: str, seed: int) -> np.ndarray:
+        acq.look.families["noise_models"] = model
+        return appearance.detect(np.random.default_rng(seed), dark, channel, acq).mean(axis=0)
+
+    scmos, plain = column_means("scmos", 4), column_means("poisson_gauss", 4)
+    assert scmos.std() > 2 * plain.std()
+    assert np.corrcoef(scmos, column_means("scmos", 5))[0, 1] > 0.5  # the same in every frame
