@@ -1,12 +1,14 @@
-"""Render the appearance families of the confocal simulator into docs/gallery_families.png.
+"""Render the appearance families of the confocal simulator (docs/simulator_families.md).
 
-    python scripts/make_family_gallery.py                 # docs/gallery_families.png
+    python scripts/make_family_gallery.py     # docs/gallery_families.png, gallery_generalist.png
     python scripts/make_family_gallery.py --out /tmp/g --seed 3 --size 256
 
-One scene (the same seed, so the same mask, shown once as "truth") is rendered in every family
-of every axis (docs/simulator_families.md): one row per axis, one tile per family, each the
-default ``confocal`` preset with only that family switched on. Tiles are a crop around the
-cells' fibers, percentile-stretched.
+``gallery_families.png``: one scene (the same seed, so the same mask, shown once as "truth")
+rendered in every family of every axis: one row per axis, one tile per family, each the default
+``confocal`` preset with only that family switched on. Tiles are a crop around the cells'
+fibers, percentile-stretched. ``gallery_generalist.png``: the first twelve images of the
+``confocal_generalist`` preset (what the generalist trains on), halved, captioned with their
+families.
 """
 
 from __future__ import annotations
@@ -88,6 +90,30 @@ def family_sheet(seed: int, size: int, image_px: int = 512) -> np.ndarray:
     return vstack([hstack(r + [blank] * (width + 1 - len(r))) for r in rows_out])
 
 
+def generalist_sheet(seed: int, image_px: int = 512, n: int = 12, per_row: int = 4) -> np.ndarray:
+    """The first ``n`` confocal_generalist images, halved, with their families as captions."""
+    config = load_preset("confocal_generalist").with_acquisition(image_size_px=(image_px, image_px))
+    tiles = []
+    for index in range(n):
+        sample = make_sample(config, seed, index)
+        acq = sample.truth["acquisition"]
+        f, channel = acq["families"], acq["channels"][0]
+        parts = [
+            f["cell_styles"],
+            f["optics"],
+            f["noise_models"] if f["noise_models"] != "poisson_gauss" else "",
+            "dim fibers" if f["fiber_styles"] == "dim" else "",
+            "saturated" if f["exposures"] == "saturated" else "",
+            f"{channel['peak_photons']:.0f} ph, {acq['bit_depth']} bit",
+        ]
+        caption = ", ".join(part for part in parts if part)
+        image = sample.image[0].astype(np.float32)
+        half = image.reshape(image_px // 2, 2, image_px // 2, 2).mean(axis=(1, 3))
+        tiles.append(captioned(to_gray(half), caption))
+    rows = [hstack(tiles[i : i + per_row]) for i in range(0, n, per_row)]
+    return vstack(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("docs"))
@@ -96,6 +122,8 @@ def main() -> None:
     parser.add_argument("--image-px", type=int, default=512, help="simulated image size, px")
     args = parser.parse_args()
     save_png(family_sheet(args.seed, args.size, args.image_px), args.out / "gallery_families.png")
+    sheet = generalist_sheet(args.seed, args.image_px)
+    save_png(sheet, args.out / "gallery_generalist.png")
 
 
 if __name__ == "__main__":

@@ -275,6 +275,8 @@ def test_family_gallery_script_renders_one_mask_under_every_family():
     sheet = module.family_sheet(seed=4, size=48, image_px=96)  # raises if a mask changed
     rows = len(module.family_rows())
     assert sheet.ndim == 3 and sheet.shape[0] > rows * 48
+    mixed = module.generalist_sheet(seed=0, image_px=64, n=4, per_row=2)
+    assert mixed.shape[1] > 2 * 32 and mixed.shape[0] > 2 * 32
 
 
 def test_widefield_haze_lights_the_background_beside_cells():
