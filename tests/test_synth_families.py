@@ -180,11 +180,13 @@ def test_emccd_doubles_the_shot_noise_variance():
 
 def test_saturated_exposures_clip_the_brightest_structures():
     full = 2**12 - 1
-    clipped = {}
+    clipped, black = {}, {}
     for exposure in ("standard", "saturated"):
         sample = make_sample(pinned("exposures", exposure), 6, 0)
         clipped[exposure] = (sample.image[0] == full).mean()
+        black[exposure] = (sample.image[0] == 0).mean()
     assert clipped["standard"] == 0 and clipped["saturated"] > 0.001
+    assert black["saturated"] > max(0.01, 10 * black["standard"])  # the background clips too
 
 
 def test_dim_fibers_sit_near_the_noise_floor():

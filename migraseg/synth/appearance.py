@@ -96,6 +96,8 @@ def draw_look(rng: np.random.Generator, p: ConfocalParams, acq: ConfocalAcquisit
             level = float(rng.uniform(*p.saturated_density))
             c.gain = (full - c.offset) / (c.peak_photons * level)
             c.extra["saturated_density"] = level
+            # ... and the black level is pulled down into the background, which clips at 0
+            c.offset = -float(rng.uniform(0.0, 1.0)) * c.background_photons * c.gain
         if look.family("fiber_styles") == "dim":
             snr = float(rng.uniform(*p.dim_fiber_snr))
             sigma_px = c.psf_sigma_um * look.psf_scale / px
