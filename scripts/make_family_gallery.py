@@ -40,7 +40,7 @@ def family_rows() -> list[tuple[str, list[tuple[str, Changes]]]]:
     ]
     background: list[tuple[str, Changes]] = [
         ("no out-of-focus", {}),
-        ("out-of-focus blobs", {"distractors": {"out_of_focus_per_100um2": (0.5, 0.5)}}),
+        ("out-of-focus blobs", {"distractors": {"out_of_focus_per_100um2": (1.0, 1.0)}}),
         ("autofluorescence", {"confocal": {"autofluorescence": (0.2, 0.2)}}),
         ("vignetting 0.6", {"confocal": {"illumination_falloff": (0.6, 0.6)}}),
     ]
