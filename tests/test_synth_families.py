@@ -159,6 +159,8 @@ def test_unknown_families_and_bad_weights_are_refused():
         synth_config_from_mapping({"confocal": {"noise_models": {"poisson_gauss": 0}}})
     with pytest.raises(ValueError, match=">= 0"):
         ConfocalParams(exposures={"standard": 1.0, "saturated": -1.0})
+    with pytest.raises(ValueError, match="log_photons needs peak_photons > 0"):
+        ConfocalParams(log_photons=True, peak_photons=(0.0, 100.0))
     with pytest.raises(ValueError, match="pointillist"):
         load_preset("confocal", ["+confocal.cell_styles.pointillist=1"])
 

@@ -218,6 +218,8 @@ class ConfocalParams:
         for axis, known in FAMILY_AXES.items():
             weights = check_weights(f"ConfocalParams.{axis}", getattr(self, axis), known)
             object.__setattr__(self, axis, weights)
+        if self.log_photons and self.peak_photons[0] <= 0:
+            raise ValueError(f"log_photons needs peak_photons > 0, got {self.peak_photons}")
         unknown = set(self.channels) - set(self.markers)
         if unknown or not self.channels:
             raise ValueError(
