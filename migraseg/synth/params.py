@@ -18,51 +18,7 @@ import numpy as np
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
-Weights = dict[str, float]
 MODALITIES = ("confocal", "tem")
-
-# Appearance families of confocal images: each image draws one family per axis, with the
-# weights of its ConfocalParams field (docs/simulator_families.md). The first is today's look.
-CELL_STYLES = ("membrane", "rim", "fill", "punctate", "nucleus", "textured")
-OPTICS = ("confocal", "spinning_disk", "widefield", "airyscan")
-NOISE_MODELS = ("poisson_gauss", "scmos", "emccd")
-FIBER_STYLES = ("marker", "dim")
-EXPOSURES = ("standard", "saturated")
-FAMILY_AXES = {  # ConfocalParams field -> the families it weighs
-    "cell_styles": CELL_STYLES,
-    "optics": OPTICS,
-    "noise_models": NOISE_MODELS,
-    "fiber_styles": FIBER_STYLES,
-    "exposures": EXPOSURES,
-}
-
-
-def only(axis: str, family: str) -> Weights:
-    """Weights of a family axis that select ``family`` always (weight 1, every other 0)."""
-    return {name: float(name == family) for name in FAMILY_AXES[axis]}
-
-
-def check_weights(where: str, weights: Mapping[str, float], known: Sequence[str]) -> Weights:
-    """Validated family weights: known names, finite weights >= 0, at least one above 0."""
-    unknown = sorted(set(weights) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown famil(ies) {unknown}; known: {list(known)}")
-    out = {str(k): float(v) for k, v in weights.items()}
-    if any(not np.isfinite(v) or v < 0 for v in out.values()) or not sum(out.values()) > 0:
-        raise ValueError(f"{where}: weights must be >= 0 with at least one > 0, got {out}")
-    return out
-
-
-def choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
-    """One family drawn with probability proportional to its weight (0: never).
-
-    Draws no random number when only one family has a weight above 0.
-    """
-    names = [k for k, v in weights.items() if v > 0]
-    if len(names) == 1:
-        return names[0]
-    p = np.array([weights[k] for k in names], float)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _check_ranges(obj: Any) -> None:
@@ -179,6 +135,51 @@ def _default_markers() -> dict[str, MarkerParams]:
     return {"tspan4": MarkerParams(), "wga": wga}
 
 
+Weights = dict[str, float]
+# Appearance families of confocal images: each image draws one family per axis, with the
+# weights of its ConfocalParams field (docs/simulator_families.md). The first is today's look.
+CELL_STYLES = ("membrane", "rim", "fill", "punctate", "nucleus", "textured")
+OPTICS = ("confocal", "spinning_disk", "widefield", "airyscan")
+NOISE_MODELS = ("poisson_gauss", "scmos", "emccd")
+FIBER_STYLES = ("marker", "dim")
+EXPOSURES = ("standard", "saturated")
+FAMILY_AXES = {  # ConfocalParams field -> the families it weighs
+    "cell_styles": CELL_STYLES,
+    "optics": OPTICS,
+    "noise_models": NOISE_MODELS,
+    "fiber_styles": FIBER_STYLES,
+    "exposures": EXPOSURES,
+}
+
+
+def only(axis: str, family: str) -> Weights:
+    """Weights of a family axis that select ``family`` always (weight 1, every other 0)."""
+    return {name: float(name == family) for name in FAMILY_AXES[axis]}
+
+
+def check_weights(where: str, weights: Mapping[str, float], known: Sequence[str]) -> Weights:
+    """Validated family weights: known names, finite weights >= 0, at least one above 0."""
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown famil(ies) {unknown}; known: {list(known)}")
+    out = {str(k): float(v) for k, v in weights.items()}
+    if any(not np.isfinite(v) or v < 0 for v in out.values()) or not sum(out.values()) > 0:
+        raise ValueError(f"{where}: weights must be >= 0 with at least one > 0, got {out}")
+    return out
+
+
+def choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
+    """One family drawn with probability proportional to its weight (0: never).
+
+    Draws no random number when only one family has a weight above 0.
+    """
+    names = [k for k, v in weights.items() if v > 0]
+    if len(names) == 1:
+        return names[0]
+    p = np.array([weights[k] for k in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
 @dataclass(frozen=True)
 class ConfocalParams:
     """Optics, markers and detector of a confocal acquisition."""
@@ -217,6 +218,8 @@ class ConfocalParams:
         for axis, known in FAMILY_AXES.items():
             weights = check_weights(f"ConfocalParams.{axis}", getattr(self, axis), known)
             object.__setattr__(self, axis, weights)
+        if self.log_photons and self.peak_photons[0] <= 0:
+            raise ValueError(f"log_photons needs peak_photons > 0, got {self.peak_photons}")
         unknown = set(self.channels) - set(self.markers)
         if unknown or not self.channels:
             raise ValueError(
