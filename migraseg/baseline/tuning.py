@@ -21,6 +21,7 @@ from migraseg.baseline.classical import (
     Responses,
     cell_mask,
     compute_responses,
+    default_params,
     fiber_exclusion,
     fiber_mask,
     migrasome_ids,
@@ -39,6 +40,19 @@ GRID: dict[str, tuple[float, ...]] = {
     "fiber_low_z": (1.0, 2.0, 3.0, 5.0, 8.0),
     "fiber_high_z": (4.0, 6.0, 8.0, 12.0, 16.0, 24.0),
 }
+# TEM (objects inverted): noisier images at lower dose put objects at fewer robust z-units.
+TEM_GRID: dict[str, tuple[float, ...]] = {
+    "cell_z": (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0),
+    "migrasome_z": (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0),
+    "blob_z": (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0),
+    "fiber_low_z": (0.5, 1.0, 2.0, 3.0, 5.0),
+    "fiber_high_z": (2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
+}
+
+
+def grid_for(params: ClassicalParams) -> dict[str, tuple[float, ...]]:
+    """The threshold grid: :data:`TEM_GRID` for dark-object (or auto) polarity, else GRID."""
+    return GRID if params.polarity == "bright" else TEM_GRID
 
 
 @dataclass
@@ -117,13 +131,16 @@ def coordinate_search(
     names: Sequence[str],
     objective: Callable[[ClassicalParams], float],
     rounds: int = 2,
+    grid: dict[str, tuple[float, ...]] | None = None,
 ) -> tuple[ClassicalParams, float]:
-    """Maximise ``objective`` over ``GRID[name]`` for each name in turn, ``rounds`` times."""
+    """Maximise ``objective`` over ``grid[name]`` (default :func:`grid_for` the params) for each
+    name in turn, ``rounds`` times."""
+    grid = grid or grid_for(params)
     best_score = objective(params)
     for _ in range(rounds):
         changed = False
         for name in names:
-            for value in GRID[name]:
+            for value in grid[name]:
                 candidate = replace(params, **{name: value})
                 score = objective(candidate)
                 if score > best_score + 1e-9:
@@ -174,13 +191,14 @@ def tune_on_dataset(
     max_images: int = 8,
     start: ClassicalParams | None = None,
 ) -> TuningResult:
-    """Tune on up to ``max_images`` images of a dataset split, spread evenly over it."""
+    """Tune on up to ``max_images`` images of a dataset split, spread evenly over it, starting
+    from ``start`` or the dataset modality's :func:`default_params`."""
     spec = load_dataset(root)
     records = spec.split(split)
+    start = start or default_params(spec.modality)
     if not records:
         raise ValueError(f"{root}: split {split!r} is empty; cannot tune the classical baseline")
     picks = np.unique(np.linspace(0, len(records) - 1, min(max_images, len(records))).round())
-    start = start or ClassicalParams()
     images = []
     for record in (records[int(i)] for i in picks):
         array, meta = read_image(record.image_path)
