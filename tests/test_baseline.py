@@ -16,6 +16,7 @@ from migraseg.evaluation.sources import ClassicalSource
 from migraseg.evaluation.summary import summarize
 from migraseg.io import read_image
 from migraseg.normalization import percentile_normalize
+from migraseg.synth.params import TEM_PREPARATIONS
 
 
 def load(record):
@@ -138,7 +139,7 @@ def test_tem_baseline_scores_well_above_zero():
         labels, ids = segment_responses(im.responses, tuned.params)
         rows.append(score_image(labels, ids, s.mask, s.migrasome_ids, s.pixel_size_um))
     values = summarize(rows).values
-    # measured: cell Dice 0.77, migrasome F1 0.40, fiber clDice 0.30 (untuned polarity: 0, 0)
+    # measured: cell Dice 0.79, migrasome F1 0.60, fiber clDice 0.55 (bright polarity: 0 and 0)
     assert values["cell.dice"] > 0.5
     assert values["migrasome.f1@0.5"] > 0.25
     assert (samples[6].mask == CELL).any() or (samples[7].mask == CELL).any()
@@ -153,3 +154,24 @@ def test_tuning_a_tem_dataset_starts_from_the_tem_defaults(tmp_path):
     result = tune_on_dataset(tmp_path / "tem", "train", max_images=2)
     assert result.params.polarity == "dark"
     assert result.params.fiber_sigmas_um == default_params("tem").fiber_sigmas_um
+
+
+def test_tuning_picks_bright_objects_for_negative_stain():
+    from migraseg.baseline.tuning import tune_polarity
+    from migraseg.synth.generator import make_sample
+    from migraseg.synth.presets import load_preset
+
+    picked = {}
+    for family in ("negative_stain", "whole_mount"):
+        weights = [f"tem.preparations.{p}={int(p == family)}" for p in TEM_PREPARATIONS]
+        config = load_preset("tem_generalist", [*weights, "tem.view_on_cell_edge=0.5"])
+        config = config.with_acquisition(image_size_px=(224, 224), pixel_size_um=(0.02, 0.025))
+        samples = [make_sample(config, 1, i) for i in range(4)]
+        result = tune_polarity(
+            [(s.image, s.pixel_size_um, s.mask, s.migrasome_ids) for s in samples],
+            default_params("tem"),
+        )
+        scores = result.tuned_on["polarity_scores"]
+        picked[family] = result.params.polarity
+        assert scores[result.params.polarity] == max(scores.values())
+    assert picked == {"negative_stain": "bright", "whole_mount": "dark"}

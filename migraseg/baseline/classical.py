@@ -61,6 +61,9 @@ class ClassicalParams:
     max_elongation: float = 2.5
     polarity: str = "bright"  # bright objects (fluorescence), dark objects (TEM) or auto
     cells_are_not_discs: bool = False  # drop migrasome-like discs from the cell mask (TEM)
+    cell_presmooth_um: float = 0.0  # smooth before the cell opening (noisy TEM)
+    cell_min_mad: float = 1e-6  # floor of the cell response's MAD, in normalised intensity
+    outline_um: float = 0.0  # > 0: migrasomes may be membrane outlines (TEM), gaps this wide
 
     def __post_init__(self) -> None:
         if self.polarity not in POLARITIES:
@@ -86,6 +89,16 @@ class ClassicalParams:
 TEM_CHANGES: dict[str, object] = {
     "polarity": "dark",  # auto misreads micrographs mostly filled by a cell
     "cells_are_not_discs": True,  # a large migrasome fills much of a micrograph
+    "outline_um": 0.06,
+    "cell_presmooth_um": 0.1,
+    # thresholds start inside TEM's grid (tuning.TEM_GRID), where coordinate search can move
+    "cell_z": 2.0,
+    "migrasome_z": 2.0,
+    "blob_z": 1.0,
+    "fiber_low_z": 2.0,
+    "fiber_high_z": 4.0,
+    "cell_min_mad": 0.03,  # a micrograph without a cell is flat: no cell there
+    "background_radius_um": 4.0,  # a micrograph is a few µm across
     "cell_sigma_um": 0.3,
     "cell_opening_um": 3.5,  # wider than the largest migrasome
     "cell_min_area_um2": 1.0,
@@ -141,17 +154,18 @@ def drop_small_components(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     return keep[labels]
 
 
-def robust_z(values: np.ndarray) -> np.ndarray:
-    """(values − median) / (1.4826 · MAD): z-units that ignore the few bright objects."""
+def robust_z(values: np.ndarray, min_mad: float = 1e-6) -> np.ndarray:
+    """(values − median) / (1.4826 · MAD): z-units that ignore the few bright objects (the MAD
+    taken as at least ``min_mad``, so that a nearly flat map does not blow up)."""
     median = float(np.median(values))
     mad = 1.4826 * float(np.median(np.abs(values - median)))
-    return ((values - median) / max(mad, 1e-6)).astype(np.float32)
+    return ((values - median) / max(mad, min_mad)).astype(np.float32)
 
 
 def subtract_background(image: np.ndarray, pixel_size_um: float, radius_um: float) -> np.ndarray:
     """Image (Y, X) minus a smooth background: a grey opening with a disc of ``radius_um`` on a
-    grid of about 1 µm, smoothed and resized back."""
-    factor = max(1, round(1.0 / pixel_size_um))
+    grid of about 1 µm (an eighth of the radius, if smaller), smoothed and resized back."""
+    factor = max(1, round(min(1.0, radius_um / 8) / pixel_size_um))
     small_shape = (max(1, image.shape[0] // factor), max(1, image.shape[1] // factor))
     small = resize(image, small_shape, order=1, anti_aliasing=True, preserve_range=True)
     r = max(1, round(radius_um / (factor * pixel_size_um)))
@@ -176,14 +190,19 @@ def compute_responses(
     px = pixel_size_um
     radii = np.asarray(params.blob_radii_um) / px
     sigmas = np.maximum(radii / np.sqrt(2), 0.7)
-    opened = ndi.grey_opening(flat, size=max(1, round(params.cell_opening_um / px)))
+    smoothed = (
+        ndi.gaussian_filter(flat, params.cell_presmooth_um / px)
+        if params.cell_presmooth_um
+        else flat
+    )
+    opened = ndi.grey_opening(smoothed, size=max(1, round(params.cell_opening_um / px)))
     log = np.max([-ndi.gaussian_laplace(flat, s) * s**2 for s in sigmas], axis=0)
     ridge = sato(
         flat, sigmas=[max(s / px, 0.7) for s in params.fiber_sigmas_um], black_ridges=False
     )
     return Responses(
         pixel_size_um=px,
-        cell=robust_z(ndi.gaussian_filter(opened, params.cell_sigma_um / px)),
+        cell=robust_z(ndi.gaussian_filter(opened, params.cell_sigma_um / px), params.cell_min_mad),
         ridge=robust_z(ridge),
         blob=robust_z(log),
         bright=robust_z(ndi.gaussian_filter(flat, params.bright_sigma_um / px)),
@@ -223,7 +242,17 @@ def migrasome_ids(resp: Responses, params: ClassicalParams, cells: np.ndarray) -
     large for a bright fiber segment)."""
     px = resp.pixel_size_um
     max_area = np.pi * (params.max_diameter_um / px / 2) ** 2
-    bright = fill_small_holes((resp.bright > params.migrasome_z) & ~cells, max_area)
+    bright = resp.bright > params.migrasome_z
+    if params.outline_um > 0:
+        # membrane outlines (sections) are ridges: close their gaps, fill them, then open away
+        # what is thinner than ``outline_um`` (fibers, stray ridges)
+        r = max(1, round(params.outline_um / px))
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        disc = yy**2 + xx**2 <= r * r
+        outlines = ndi.binary_closing(resp.ridge > params.migrasome_z, disc)
+        filled = fill_small_holes(outlines | bright, max_area)
+        bright = ndi.binary_opening(filled, disc)
+    bright = fill_small_holes(bright & ~cells, max_area)
     components, n = ndi.label(bright, structure=EIGHT_CONNECTED)
     peak = np.full(n + 1, -np.inf)
     np.maximum.at(peak, components[bright], resp.blob[bright])

@@ -154,21 +154,32 @@ def tune(
     images: Sequence[TuningImage],
     start: ClassicalParams | None = None,
     tuned_on: dict[str, Any] | None = None,
+    grid: dict[str, tuple[float, ...]] | None = None,
 ) -> TuningResult:
-    """Tune the five thresholds on ``images`` (responses computed with ``start``'s filters)."""
+    """Tune the five thresholds on ``images`` (responses computed with ``start``'s filters)
+    over ``grid`` (default :func:`grid_for` ``start``)."""
     began = time.perf_counter()
     params = start or ClassicalParams()
-    params, cell = coordinate_search(params, ["cell_z"], lambda p: cell_objective(images, p))
+    grid = grid or grid_for(params)
+    params, cell = coordinate_search(
+        params, ["cell_z"], lambda p: cell_objective(images, p), grid=grid
+    )
     cells = [cell_mask(im.responses, params) for im in images]
     params, mig = coordinate_search(
-        params, ["migrasome_z", "blob_z"], lambda p: migrasome_objective(images, cells, p)
+        params,
+        ["migrasome_z", "blob_z"],
+        lambda p: migrasome_objective(images, cells, p),
+        grid=grid,
     )
     exclude = [
         fiber_exclusion(im.responses, params, c, migrasome_ids(im.responses, params, c))
         for im, c in zip(images, cells, strict=True)
     ]
     params, fiber = coordinate_search(
-        params, ["fiber_low_z", "fiber_high_z"], lambda p: fiber_objective(images, exclude, p)
+        params,
+        ["fiber_low_z", "fiber_high_z"],
+        lambda p: fiber_objective(images, exclude, p),
+        grid=grid,
     )
     scores = {"cell.dice": cell, "migrasome.f1@0.5": mig, "retraction_fiber.objective": fiber}
     return TuningResult(params, scores, tuned_on or {}, time.perf_counter() - began)
@@ -185,6 +196,37 @@ def tuning_image(
     return TuningImage(compute_responses(image, pixel_size_um, params), labels, instances)
 
 
+def tune_polarity(
+    samples: Sequence[tuple[np.ndarray, float, np.ndarray, np.ndarray]],
+    start: ClassicalParams,
+    tuned_on: dict[str, Any] | None = None,
+) -> TuningResult:
+    """Tune with ``start``'s polarity, and for a dark-object start also with bright objects
+    (negatively stained TEM images light objects on dark stain): keep the polarity whose tuned
+    scores (mean of the three objectives) are higher. ``samples`` are (image (C, Y, X), pixel
+    size, labels, instances)."""
+    options, grid = [start], grid_for(start)  # TEM's grid for both polarities
+    if start.polarity == "dark":
+        options.append(replace(start, polarity="bright"))
+    results = []
+    for params in options:
+        images = [
+            tuning_image(image, px, labels, ids, params) for image, px, labels, ids in samples
+        ]
+        results.append(tune(images, params, tuned_on, grid))
+    best = max(results, key=lambda r: float(np.nanmean(list(r.scores.values()))))
+    if len(results) > 1:
+        best.tuned_on = {
+            **best.tuned_on,
+            "polarity_scores": {
+                r.params.polarity: round(float(np.nanmean(list(r.scores.values()))), 4)
+                for r in results
+            },
+        }
+    best.seconds = sum(r.seconds for r in results)
+    return best
+
+
 def tune_on_dataset(
     root: str | Path,
     split: str = "train",
@@ -192,30 +234,24 @@ def tune_on_dataset(
     start: ClassicalParams | None = None,
 ) -> TuningResult:
     """Tune on up to ``max_images`` images of a dataset split, spread evenly over it, starting
-    from ``start`` or the dataset modality's :func:`default_params`."""
+    from ``start`` or the dataset modality's :func:`default_params` (for TEM, both polarities
+    are tuned and the better kept: :func:`tune_polarity`)."""
     spec = load_dataset(root)
     records = spec.split(split)
     start = start or default_params(spec.modality)
     if not records:
         raise ValueError(f"{root}: split {split!r} is empty; cannot tune the classical baseline")
     picks = np.unique(np.linspace(0, len(records) - 1, min(max_images, len(records))).round())
-    images = []
+    samples = []
     for record in (records[int(i)] for i in picks):
         array, meta = read_image(record.image_path)
         truth = read_truth(record)
-        images.append(
-            tuning_image(
-                image_to_cyx(array, meta["axes"]),
-                record.pixel_size_um,
-                truth.labels,
-                truth.migrasome_ids,
-                start,
-            )
-        )
+        image = image_to_cyx(array, meta["axes"])
+        samples.append((image, record.pixel_size_um, truth.labels, truth.migrasome_ids))
     provenance = {
         "root": str(root),
         "dataset": spec.name,
         "split": split,
         "stems": [r.stem for r in (records[int(i)] for i in picks)],
     }
-    return tune(images, start, provenance)
+    return tune_polarity(samples, start, provenance)
