@@ -230,9 +230,23 @@ class ConfocalParams:
             raise ValueError(f"bit_depths must be among 8, 12, 16; got {self.bit_depths}")
 
 
+TEM_PREPARATIONS = ("whole_mount", "thin_section", "negative_stain")
+
+
+def _whole_mount_only() -> dict[str, float]:
+    return {"whole_mount": 1.0}
+
+
 @dataclass(frozen=True)
 class TemParams:
-    """Staining, optics and detector of a transmission electron micrograph (whole mount)."""
+    """Staining, optics and detector of a transmission electron micrograph.
+
+    Each micrograph picks one sample preparation from ``preparations`` (weights; 0 = never):
+    ``whole_mount`` (heavy stain, projected shells: dark discs), ``thin_section`` (membranes as
+    outlines around a light lumen, cells as textured cytoplasm) or ``negative_stain`` (stain pools
+    around the objects: light objects with dark rims on a darker, uneven background). The
+    ranges after ``preparations`` are drawn only by the preparation that uses them.
+    """
 
     image_size_px: tuple[int, int] = (512, 512)
     pixel_size_um: Range = (0.008, 0.016)
@@ -259,11 +273,38 @@ class TemParams:
     illumination_falloff: Range = (0.0, 0.3)
     bit_depths: tuple[int, ...] = (8, 16)
     full_scale_fraction: Range = (0.6, 0.9)  # the unobstructed beam maps to this of the range
+    preparations: dict[str, float] = field(default_factory=_whole_mount_only)  # weights
+    # thin_section: a 50–100 nm plastic section, post-stained; contrast scales with its thickness
+    section_thickness_um: Range = (0.05, 0.1)
+    section_membrane_density: Range = (5.0, 12.0)  # membranes cut across the section
+    cytoplasm_density: Range = (0.8, 2.5)  # cell interior (resin background: film_texture)
+    section_lumen_density: Range = (0.1, 0.6)  # migrasome and vesicle lumens
+    ribosome_grain: Range = (0.2, 0.8)  # relative, fine-grained cytoplasm texture
+    organelles_per_um2: Range = (0.05, 0.4)  # mitochondria in the cut cytoplasm
+    fiber_in_section: Range = (0.4, 1.0)  # fraction of a fiber's length inside the section
+    # negative_stain: a stain layer pooling around the objects on the film
+    stain_depth_um: Range = (0.02, 0.08)
+    stain_od: Range = (0.6, 1.6)  # optical density of the stain layer (background darkness)
+    stain_unevenness: Range = (0.1, 0.5)  # relative s.d. of the layer's depth
+    rim_um: Range = (0.01, 0.05)  # width of the meniscus of stain around each object
+    rim_strength: Range = (0.5, 2.0)  # its extra depth, in layer depths
+    positive_stain: Range = (0.05, 0.3)  # fraction of whole-mount stain the objects also take
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         if any(bits not in (8, 16) for bits in self.bit_depths):
             raise ValueError(f"TEM bit_depths must be among 8, 16; got {self.bit_depths}")
+        weights = dict(self.preparations)
+        unknown = sorted(set(weights) - set(TEM_PREPARATIONS))
+        if (
+            unknown
+            or any(not float(w) >= 0 for w in weights.values())
+            or not sum(map(float, weights.values())) > 0
+        ):
+            raise ValueError(
+                f"TemParams.preparations must weight some of {list(TEM_PREPARATIONS)} with "
+                f"weights >= 0, not all 0; got {weights}"
+            )
 
 
 @dataclass(frozen=True)
