@@ -140,9 +140,17 @@ def input_identity(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def check_rescale(scale: float, pixel_size_um: float, model_um: float, grid, source: str) -> None:
+def check_rescale(
+    pixel_size_um: float, model_um: float, source: str, grid: tuple[int, int] | None = None
+) -> None:
     """Refuse a rescale factor beyond :data:`MAX_RESCALE` either way, suggesting the usual unit
-    mistakes (nm typed as µm, or the reverse)."""
+    mistakes (nm typed as µm, or the reverse).
+
+    Raises:
+        ValueError: naming the factor, the model grid it would give (when ``grid`` is known),
+            and the remedies.
+    """
+    scale = pixel_size_um / model_um
     if 1 / MAX_RESCALE <= scale <= MAX_RESCALE:
         return
     if scale > 1:
@@ -151,9 +159,10 @@ def check_rescale(scale: float, pixel_size_um: float, model_um: float, grid, sou
     else:
         what = f"downscaled {1 / scale:.0f}×"
         hint = f"if it is in mm or was meant as nm, that is {pixel_size_um * 1000:g} µm"
+    onto = f" to a {grid[1]}×{grid[0]} px model grid" if grid else ""
     raise ValueError(
         f"pixel size {pixel_size_um:g} µm ({source}) against the model's {model_um:g} µm: the "
-        f"image would be {what} to a {grid[0]}×{grid[1]} px model grid. Pixel sizes are in µm "
+        f"image would be {what}{onto}. Pixel sizes are in µm "
         f"({hint}); pass the right --pixel-size (with --override-pixel-size for calibrated "
         "files), or --force to run it anyway"
     )
@@ -489,8 +498,7 @@ class BatchPredictor:
             source = "--pixel-size" if from_option else "the file's metadata"
             size = (layout.size["Y"], layout.size["X"])
             grid = self.predictor.model_grid(size, pixel_size)
-            scale = pixel_size / meta.pixel_size_um
-            check_rescale(scale, pixel_size, meta.pixel_size_um, grid, source)
+            check_rescale(pixel_size, meta.pixel_size_um, source, grid)
         names = tiff.channel_names
         if len(names or []) != layout.n_channels:
             names = None
