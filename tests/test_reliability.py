@@ -266,6 +266,8 @@ def test_6_7_symlink_loops_fifos_and_named_outputs_are_reported(oracle, masks, t
     # an output named explicitly as an input is reported, not silently dropped
     paths, problems = expand_inputs([str(out / "good_labels.tif")], out)
     assert paths == [] and "an output of migraseg in --out" in problems[0].message
+    shutil.copy(folder / "good.tif", out / "mine_labels.tif")  # not ours: named, so taken
+    assert expand_inputs([str(out / "mine_labels.tif")], out) == ([out / "mine_labels.tif"], [])
 
 
 # --- 8. a full disk fails one file, cleanly ----------------------------------------------------

@@ -263,8 +263,9 @@ def not_a_regular_file(path: Path) -> str | None:
 def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[FileReport]]:
     """Files, folders (their ``*.tif``/``*.tiff``, sorted) and glob patterns, in order.
 
-    Our own outputs in ``out_dir`` (listed in its manifest, or named ``*_labels.tif`` and
-    ``*_probs.tif``) are never taken as inputs; one named explicitly is reported as such.
+    Our own outputs in ``out_dir`` (listed in its manifest; in folders also any
+    ``*_labels.tif`` and ``*_probs.tif``) are never taken as inputs; one named explicitly is
+    reported as such.
     Items that match nothing, symbolic link loops and non-regular files (FIFOs, devices) come
     back as failed reports, so that no input is dropped without a word.
     """
@@ -291,7 +292,7 @@ def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[Fil
             if problem:
                 problems.append(FileReport(p, "failed", f"{p}: {problem}"))
             elif p.resolve().parent == out and (
-                p.name in ours or p.name.lower().endswith(OUTPUT_SUFFIXES)
+                p.name in ours or (not explicit and p.name.lower().endswith(OUTPUT_SUFFIXES))
             ):
                 if explicit:
                     problems.append(
