@@ -450,25 +450,28 @@ def test_stale_temporaries_of_an_output_are_removed_by_the_next_run(oracle, mask
 
 
 @pytest.mark.slow
-def test_sigterm_removes_the_unfinished_outputs(oracle, masks, tmp_path):
+def test_sigterm_removes_the_unfinished_outputs_and_keeps_the_finished(oracle, masks, tmp_path):
+    write_imagej(tmp_path / "a.tif", as_image(masks[0][0]), "YX")
     big = np.tile(as_image(masks[0][0]), (16, 16))  # 2048², a few seconds with --probs
     write_imagej(tmp_path / "big.tif", big, "YX")
     out = tmp_path / "out"
+    command = [BIN / "migraseg-predict", oracle, tmp_path / "a.tif", tmp_path / "big.tif"]
     proc = subprocess.Popen(
-        [BIN / "migraseg-predict", oracle, tmp_path / "big.tif", "--out", out, "--probs"],
+        [*command, "--out", out, "--probs"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not (out.is_dir() and hidden(out)) and proc.poll() is None:
-        assert time.monotonic() < deadline
+    while not (out.is_dir() and any(n.startswith(".big") for n in hidden(out))):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()  # it was still writing
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143 and "interrupted (SIGTERM)" in stderr
     assert hidden(out) == [] and not (out / "big_labels.tif").exists()
+    assert [r["image"] for r in read_csv(out / "summary.csv")] == ["a.tif"]
+    assert set(json.loads((out / MANIFEST).read_text())["inputs"]) == {"a"}
 
 
 def test_when_every_checkpoint_is_corrupt_training_starts_over_and_sets_them_aside(tmp_path):

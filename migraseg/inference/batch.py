@@ -383,7 +383,18 @@ class BatchPredictor:
             OutputFolderError: the output folder cannot be used (see :meth:`open_out_dir`).
         """
         self.manifest = self.open_out_dir()
-        reports, owners = [], {}
+        reports: list[FileReport] = []
+        try:
+            self.predict_all(paths, reports)
+        finally:  # also when interrupted: summary.csv then lists the files finished so far
+            rows = [row for report in reports for row in report.summary]
+            remove_stale_temporaries(self.out_dir / SUMMARY)
+            write_csv(self.out_dir / SUMMARY, rows, SUMMARY_COLUMNS)
+        return reports
+
+    def predict_all(self, paths: list[Path], reports: list[FileReport]) -> None:
+        """Predict each file in turn, appending its report (failures included) to ``reports``."""
+        owners: dict[str, Path] = {}
         for path in paths:
             start = time.perf_counter()
             stem = output_stem(path)
@@ -399,10 +410,6 @@ class BatchPredictor:
             report.seconds = time.perf_counter() - start
             self.progress.end_file(report)
             reports.append(report)
-        rows = [row for report in reports for row in report.summary]
-        remove_stale_temporaries(self.out_dir / SUMMARY)
-        write_csv(self.out_dir / SUMMARY, rows, SUMMARY_COLUMNS)
-        return reports
 
     def settings(self) -> dict[str, Any]:
         """Model and options of this run, as the manifest records them."""
