@@ -143,7 +143,7 @@ def remove_stale_onnx(torchscript: Path, weights: str) -> Path | None:
     Path(f"{sibling}.data").unlink(missing_ok=True)
     warnings.warn(
         f"removed {sibling}: it held other weights than the new {torchscript.name} "
-        "(pass --onnx to migraseg-export to write a fresh one)",
+        "(migraseg-export writes a fresh ONNX file only with --onnx)",
         stacklevel=2,
     )
     return sibling
