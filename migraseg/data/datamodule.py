@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import albumentations as A
 import lightning as L
+import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
+from migraseg.constants import CLASS_NAMES
 from migraseg.data.cache import CACHE_MODES, load_samples
-from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
+from migraseg.data.contract import DatasetError, DatasetSpec, load_dataset, read_dataset_yaml
 from migraseg.data.dataset import (
     LoadedSample,
     PatchDataset,
@@ -74,6 +77,23 @@ class PatchLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self._resume = dict(state)
+
+
+def warn_absent_classes(samples: list, root: Path) -> list[str]:
+    """Warn (and return them) when a foreground class is in no training mask: the model cannot
+    learn it, and a Dice of 0 for it would otherwise be the first sign."""
+    present: set[int] = set()
+    for sample in samples:
+        present.update(np.unique(sample.mask).tolist())
+    absent = [name for i, name in enumerate(CLASS_NAMES) if i and i not in present]
+    if absent:
+        warnings.warn(
+            f"dataset {root}: class(es) {', '.join(absent)} appear in no training mask; the "
+            "model cannot learn them (check the masks' label values: 0 background, "
+            f"{', '.join(f'{i} {n}' for i, n in enumerate(CLASS_NAMES) if i)})",
+            stacklevel=2,
+        )
+    return absent
 
 
 class SegmentationDataModule(L.LightningDataModule):
@@ -176,7 +196,7 @@ class SegmentationDataModule(L.LightningDataModule):
         """dataset.yaml's content (cheap: reads no image; call after prepare_data)."""
         info, problems = read_dataset_yaml(self.root)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise DatasetError(self.root, problems)
         return info
 
     @property
@@ -188,6 +208,15 @@ class SegmentationDataModule(L.LightningDataModule):
         """The dataset, validated once (every image is decoded: slow for large datasets)."""
         if self.spec is None:
             self.spec = load_dataset(self.root, split_seed=self.split_seed)
+            train = self.spec.splits.get("train") or []
+            if train and not self.spec.splits.get("val"):  # e.g. a one-image dataset
+                warnings.warn(
+                    f"dataset {self.root} has no validation images (split 'val' is empty): "
+                    f"validating on the {len(train)} training image(s), so validation scores "
+                    "and the best checkpoint measure fit, not generalisation",
+                    stacklevel=2,
+                )
+                self.spec.splits["val"] = list(train)
         return self.spec
 
     def setup(self, stage: str | None = None) -> None:
@@ -202,6 +231,8 @@ class SegmentationDataModule(L.LightningDataModule):
                     self.cache,
                     self.cache_dir,
                 )
+                if split == "train":
+                    warn_absent_classes(self.loaded["train"], self.root)
 
     @property
     def model_pixel_size_um(self) -> float:
