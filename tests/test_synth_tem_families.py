@@ -153,3 +153,18 @@ def test_family_eval_sets_hold_only_their_family(family):
     assert config.tem.pixel_size_um[0] >= 0.018 and config.tem.pixel_size_um[1] <= 0.022
     small = replace(config, tem=replace(config.tem, image_size_px=(64, 64)))
     assert make_sample(small, 7, 0).truth["acquisition"]["preparation"] == family
+
+
+def test_tem_generalist_from_hydra_is_recorded_as_plain_json():
+    """A dataset's recipe is stored as JSON: the preparation weights must not stay a DictConfig."""
+    import dataclasses
+    import json
+
+    cfg = compose_config("train", ["experiment=tem"])
+    config = synth_config_from_mapping(cfg.data.synthesize.simulator)
+    assert type(config.tem.preparations) is dict
+    assert json.loads(json.dumps(dataclasses.asdict(config)))["tem"]["preparations"] == {
+        "whole_mount": 1.0,
+        "thin_section": 1.0,
+        "negative_stain": 1.0,
+    }

@@ -294,17 +294,8 @@ class TemParams:
         _check_ranges(self)
         if any(bits not in (8, 16) for bits in self.bit_depths):
             raise ValueError(f"TEM bit_depths must be among 8, 16; got {self.bit_depths}")
-        weights = dict(self.preparations)
-        unknown = sorted(set(weights) - set(TEM_PREPARATIONS))
-        if (
-            unknown
-            or any(not float(w) >= 0 for w in weights.values())
-            or not sum(map(float, weights.values())) > 0
-        ):
-            raise ValueError(
-                f"TemParams.preparations must weight some of {list(TEM_PREPARATIONS)} with "
-                f"weights >= 0, not all 0; got {weights}"
-            )
+        weights = check_weights("TemParams.preparations", self.preparations, TEM_PREPARATIONS)
+        object.__setattr__(self, "preparations", weights)  # a plain dict, also from Hydra
 
 
 @dataclass(frozen=True)
