@@ -144,7 +144,7 @@ def test_installed_package_runs_its_own_code_and_configs(installed):
 
 
 def test_cli_from_the_wheel_outside_the_clone(installed):
-    """migraseg-synth, -train (debug=fdr, then a short run), -export and -predict."""
+    """migraseg-synth, -train (debug=fdr, then a short run), -export and -predict (.pt2)."""
     bin_, cwd = installed["bin"], installed["cwd"]
     which = run(installed, bin_ / "migraseg-synth", "--list").stdout.split()
     assert {"confocal", "tem"} <= set(which)
@@ -161,13 +161,13 @@ def test_cli_from_the_wheel_outside_the_clone(installed):
         "hydra.run.dir=run", *TINY_TRAIN,
     )  # fmt: skip
     (checkpoint,) = (cwd / "run" / "checkpoints").glob("epoch*.ckpt")
-    assert (cwd / "run" / "model.pt").is_file()
+    assert (cwd / "run" / "model.pt").is_file() and (cwd / "run" / "model.pt2").is_file()
 
     run(installed, bin_ / "migraseg-export", checkpoint, "exported/model.pt")
-    assert (cwd / "exported" / "model.pt").is_file()
+    assert (cwd / "exported" / "model.pt").is_file() and (cwd / "exported" / "model.pt2").is_file()
     image = sorted((cwd / "data" / "synthetic_confocal" / "images").glob("*.tif"))[0]
     run(
-        installed, bin_ / "migraseg-predict", "exported/model.pt", image, "--out", "pred",
+        installed, bin_ / "migraseg-predict", "exported/model.pt2", image, "--out", "pred",
         "--tile-size", "128", "--device", "cpu", "--quiet",
     )  # fmt: skip
     assert (cwd / "pred" / f"{image.stem}_labels.tif").is_file()
