@@ -19,9 +19,9 @@ from torch.utils.data import Dataset, Sampler
 
 from migraseg.constants import FIBER, MIGRASOME
 from migraseg.data.contract import SampleRecord, image_to_cyx, read_migrasome_instances
-from migraseg.resample import model_grid_shape, resample_image
 from migraseg.io import read_image
 from migraseg.normalization import DEFAULT_PERCENTILES, percentile_scaling, subsample_step
+from migraseg.resample import model_grid_shape, resample_image
 
 
 @dataclass
