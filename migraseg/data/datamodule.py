@@ -21,8 +21,8 @@ from migraseg.data.dataset import (
     WholeImageDataset,
     load_truth_instances,
 )
+from migraseg.data.synthetic import cached_synthetic_dataset, write_synthetic_dataset
 from migraseg.synth.params import synth_config_from_mapping
-from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
 
 
 class ShardSampler(Sampler[int]):

@@ -40,8 +40,8 @@ def ensure_synthesized(eval_set: EvalSet) -> None:
     recipe = eval_set.synthesize
     if not recipe:
         return
+    from migraseg.data.synthetic import cached_synthetic_dataset, write_synthetic_dataset
     from migraseg.synth.presets import load_preset  # the simulator: only for simulated sets
-    from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
 
     config = load_preset(str(recipe.get("preset", "confocal")), list(recipe.get("overrides") or []))
     n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
