@@ -28,26 +28,17 @@ class EvalSet:
 
 
 def ensure_synthesized(eval_set: EvalSet) -> None:
-    """Simulate the set's folder from its ``synthesize`` recipe when it does not exist yet.
-
-    Recipe keys: ``n``, ``seed``, ``preset`` (a configs/data/synth preset, default
-    ``confocal``), ``overrides`` (``key=value`` strings on the preset, e.g.
-    ``confocal.image_size_px=[256,256]``) and ``workers``.
+    """Simulate the set's folder from its ``synthesize`` recipe when it does not exist yet
+    (:func:`~migraseg.data.synthetic.ensure_synthetic_dataset`; recipe keys ``n``, ``seed``,
+    ``preset``, ``overrides``, ``workers``).
 
     Raises:
         ValueError: the folder holds a simulated set made from another recipe.
     """
-    recipe = eval_set.synthesize
-    if not recipe:
-        return
-    from migraseg.data.synthetic import cached_synthetic_dataset, write_synthetic_dataset
-    from migraseg.synth.presets import load_preset  # the simulator: only for simulated sets
+    if eval_set.synthesize:
+        from migraseg.data.synthetic import ensure_synthetic_dataset  # the simulator: only here
 
-    config = load_preset(str(recipe.get("preset", "confocal")), list(recipe.get("overrides") or []))
-    n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
-    if not cached_synthetic_dataset(eval_set.root, n, seed, config):
-        workers = int(recipe.get("workers", 1))
-        write_synthetic_dataset(eval_set.root, n, seed, config, workers, name=eval_set.root.name)
+        ensure_synthetic_dataset(eval_set.root, eval_set.synthesize)
 
 
 def set_from_path(path: str | Path, split: str) -> EvalSet:
