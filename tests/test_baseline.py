@@ -8,8 +8,8 @@ import pytest
 from migraseg.baseline import ClassicalParams, segment, tune_on_dataset
 from migraseg.constants import CELL, MIGRASOME
 from migraseg.data.contract import image_to_cyx, load_dataset
+from migraseg.data.truth import read_truth
 from migraseg.evaluation.scoring import score_image
-from migraseg.evaluation.sets import read_truth
 from migraseg.evaluation.sources import ClassicalSource
 from migraseg.evaluation.summary import summarize
 from migraseg.io import read_image

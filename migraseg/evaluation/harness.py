@@ -22,9 +22,10 @@ from rich.table import Table
 
 from migraseg import __version__
 from migraseg.data.contract import DatasetSpec, SampleRecord, image_to_cyx
+from migraseg.data.truth import read_truth
 from migraseg.evaluation.render import format_cell
 from migraseg.evaluation.scoring import ScoringSettings, image_quality, score_image
-from migraseg.evaluation.sets import EvalSet, open_set, read_truth
+from migraseg.evaluation.sets import EvalSet, open_set
 from migraseg.evaluation.sources import CLASSICAL, PredictionSource, Segmentation
 from migraseg.evaluation.summary import HEADLINE_KEYS, SetSummary, paired_difference, summarize
 from migraseg.evaluation.verdict import VerdictThresholds, set_verdict

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_migrasome_instances
-from migraseg.io import read_image
+from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset
 
 
 @dataclass(frozen=True)
@@ -55,31 +52,3 @@ def open_set(eval_set: EvalSet) -> tuple[DatasetSpec, list[SampleRecord]]:
     if not records:
         raise ValueError(f"{eval_set.root}: split {eval_set.split!r} is empty")
     return spec, records
-
-
-@dataclass
-class Truth:
-    """Annotations of one sample on its own grid."""
-
-    labels: np.ndarray  # (Y, X) class ids
-    migrasome_ids: np.ndarray  # (Y, X) instance ids
-    cell_ids: np.ndarray | None  # (Y, X) cell instance ids, when the dataset has cells/
-
-
-def cells_path(record: SampleRecord) -> Path:
-    """``cells/<stem>.tif`` beside the sample's ``masks/`` (optional in the contract)."""
-    return record.mask_path.parent.parent / "cells" / f"{record.stem}.tif"
-
-
-def read_truth(record: SampleRecord) -> Truth:
-    """Masks of a sample; migrasome instances from ``instances/`` when given, else the
-    connected components of the migrasome class."""
-    labels = read_image(record.mask_path)[0]
-    ids = read_migrasome_instances(record, labels)
-    cells = None
-    path = cells_path(record)
-    if path.is_file():
-        cells = read_image(path)[0]
-        if cells.shape != labels.shape:
-            raise ValueError(f"{path}: shape {cells.shape} != mask shape {labels.shape}")
-    return Truth(labels, ids, cells)
