@@ -38,3 +38,25 @@ def test_html_blocks_are_escaped_and_match_the_markdown():
     assert "<td><b>0.900</b></td>" in page and "<td>a|b</td>" in page
     assert "<img src='figures/counts.png' alt='counts'>" in page
     assert page.count("<tr>") == 3  # header + the two rows the Markdown has
+
+
+def test_console_table_has_a_row_per_headline_metric_and_each_verdict():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from migraseg.evaluation.render import print_metrics
+    from migraseg.evaluation.summary import HEADLINE_KEYS
+
+    summary = SimpleNamespace(values={"migrasome.f1@0.5": 0.875, "migrasome.n_true": 12.0})
+    result = SimpleNamespace(
+        eval_set=SimpleNamespace(name="tiny/test"),
+        models={"unet": SimpleNamespace(summary=summary)},
+        verdict="unet is good enough",
+    )
+    console = Console(record=True, width=200)
+    print_metrics([result], console)
+    text = console.export_text()
+    assert "tiny/test" in text and "unet" in text
+    assert all(key in text for key in HEADLINE_KEYS)
+    assert "0.875" in text and "tiny/test: unet is good enough" in text

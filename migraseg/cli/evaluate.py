@@ -7,12 +7,17 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from migraseg.evaluation.harness import EvaluationSettings, print_metrics
-from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
-from migraseg.evaluation.scoring import ScoringSettings
-from migraseg.evaluation.sets import EvalSet, set_from_path
+from migraseg.evaluation import (
+    BaselineOptions,
+    EvalSet,
+    EvaluationSettings,
+    ScoringSettings,
+    VerdictThresholds,
+    print_metrics,
+    run_evaluation,
+)
+from migraseg.evaluation.sets import set_from_path
 from migraseg.evaluation.sources import name_models
-from migraseg.evaluation.verdict import VerdictThresholds
 from migraseg.utils.config import CONFIG_DIR
 
 

@@ -17,7 +17,7 @@ from matplotlib.patches import Circle, Patch
 
 from migraseg.data.contract import image_to_cyx
 from migraseg.data.truth import read_truth
-from migraseg.evaluation.harness import Extreme, SetResult
+from migraseg.evaluation.results import Extreme, SetResult
 from migraseg.evaluation.summary import matched_diameters
 from migraseg.io import read_image
 from migraseg.metrics.objects import instance_overlaps, match_overlaps

@@ -19,8 +19,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from migraseg.data.datamodule import SegmentationDataModule
-from migraseg.evaluation.harness import print_metrics
 from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
+from migraseg.evaluation.render import print_metrics
 from migraseg.evaluation.sets import EvalSet
 from migraseg.evaluation.sources import CLASSICAL, name_models
 from migraseg.export import export_program, export_torchscript
