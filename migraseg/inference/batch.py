@@ -20,10 +20,11 @@ import numpy as np
 from migraseg.inference.planes import FileLayout, normalize_axes, select_channels
 from migraseg.inference.predictor import Predictor
 from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
-from migraseg.measure.fibers import POSITIONS
 from migraseg.measure.frame import STRIP_PIXELS, FrameMeasurements, measure_frame
 from migraseg.measure.tables import (
-    SUMMARY_KEYS,
+    MIGRASOME_COLUMNS,
+    MIGRASOME_TAIL,
+    SUMMARY_COLUMNS,
     channel_columns,
     migrasome_rows,
     read_csv,
@@ -34,16 +35,6 @@ from migraseg.utils.files import atomic_path
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OUTPUT_SUFFIXES = ("_labels.tif", "_probs.tif")
-MIGRASOME_COLUMNS = [
-    "id", "frame", "z", "centroid_x_px", "centroid_y_px", "centroid_x_um", "centroid_y_um",
-    "area_um2", "diameter_um",
-]  # fmt: skip
-MIGRASOME_TAIL = ["position", "nearest_cell_id"]
-SUMMARY_COLUMNS = [
-    *SUMMARY_KEYS, "pixel_size_um", "n_migrasomes", "n_cells", "fiber_length_um",
-    "migrasomes_per_cell", "migrasomes_per_100um_fiber", "median_diameter_um",
-    *(f"n_{p}" for p in POSITIONS),
-]  # fmt: skip
 
 
 @dataclass
