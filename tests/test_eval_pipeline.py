@@ -1,13 +1,19 @@
-"""evaluation.pipeline: the classical baseline on a dataset that has nothing to tune on."""
+"""evaluation.pipeline: the classical baseline without a split to tune on; typed predict
+settings from the configs."""
 
 import logging
 import shutil
 
+import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from migraseg.baseline import ClassicalParams
 from migraseg.evaluation.pipeline import run_evaluation
 from migraseg.evaluation.sets import EvalSet
+from migraseg.inference.settings import PredictSettings
+
+from .conftest import compose_config
 
 
 def test_classical_on_a_test_only_dataset_runs_untuned_with_a_warning(
@@ -27,3 +33,17 @@ def test_classical_on_a_test_only_dataset_runs_untuned_with_a_warning(
     assert described["params"] == ClassicalParams().to_dict()
     assert described["params_source"] == "defaults"
     assert run.metrics["sets"]["t"]["n_images"] == 2
+
+
+def test_predict_settings_from_a_config_section_refuse_unknown_keys():
+    settings = PredictSettings.from_mapping({"device": "cpu", "tile_size": 256})
+    assert settings == PredictSettings(device="cpu", tile_size=256)
+    assert settings.predictor_kwargs()["overlap"] == 0.25
+    with pytest.raises(ValueError, match="tile_sise"):
+        PredictSettings.from_mapping({"tile_sise": 256})
+
+
+def test_the_configs_predict_sections_are_predict_settings():
+    for name in ("train", "eval"):
+        section = OmegaConf.to_container(compose_config(name, []).predict, resolve=True)
+        assert PredictSettings.from_mapping(section).tile_size == section["tile_size"]

@@ -18,6 +18,7 @@ from migraseg.evaluation import (
 )
 from migraseg.evaluation.sets import set_from_path
 from migraseg.evaluation.sources import name_models
+from migraseg.inference.settings import PredictSettings
 from migraseg.utils.config import CONFIG_DIR
 
 
@@ -80,7 +81,7 @@ def main(cfg: DictConfig) -> None:
         sets,
         cfg.paths.output_dir,
         settings_from_config(cfg),
-        predict=OmegaConf.to_container(cfg.predict, resolve=True),
+        predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
         postprocess=OmegaConf.to_container(cfg.postprocess, resolve=True),
         baseline=BaselineOptions(**OmegaConf.to_container(cfg.baseline, resolve=True)),
         report=bool(cfg.report),

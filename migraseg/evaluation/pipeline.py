@@ -29,6 +29,7 @@ from migraseg.evaluation.sources import (
     PredictionSource,
     build_source,
 )
+from migraseg.inference.settings import PredictSettings
 
 log = logging.getLogger(__name__)
 CLASSICAL_PARAMS_FILE = "classical_params.json"
@@ -103,7 +104,7 @@ def build_sources(
     models: dict[str, str],
     sets: list[EvalSet],
     output_dir: Path,
-    predict: dict[str, Any] | None = None,
+    predict: PredictSettings | None = None,
     postprocess: dict[str, float] | None = None,
     baseline: BaselineOptions | None = None,
 ) -> dict[str, PredictionSource]:
@@ -121,7 +122,7 @@ def run_evaluation(
     sets: list[EvalSet],
     output_dir: str | Path,
     settings: EvaluationSettings | None = None,
-    predict: dict[str, Any] | None = None,
+    predict: PredictSettings | None = None,
     postprocess: dict[str, float] | None = None,
     baseline: BaselineOptions | None = None,
     report: bool = True,

@@ -18,6 +18,7 @@ from migraseg.baseline import ClassicalParams, tune_on_dataset
 from migraseg.baseline import segment as classical_segment
 from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.data.contract import SampleRecord
+from migraseg.inference.settings import PredictSettings
 from migraseg.io import read_image
 from migraseg.postprocess import migrasome_instances
 from migraseg.utils.files import write_text_atomic
@@ -54,11 +55,12 @@ class NetworkSource:
 
     needs_image = True
 
-    def __init__(self, path: str | Path, predict: dict[str, Any] | None = None):
+    def __init__(self, path: str | Path, predict: PredictSettings | None = None):
         from migraseg.inference.predictor import Predictor  # torch: only when a model is used
 
         self.path = Path(path)
-        self.predictor = Predictor.from_path(self.path, **(predict or {}))
+        settings = predict or PredictSettings()
+        self.predictor = Predictor.from_path(self.path, **settings.predictor_kwargs())
 
     def describe(self) -> dict[str, Any]:
         """What actually ran: ``kind`` is the format of the file loaded (an ONNX export beside a
@@ -204,7 +206,7 @@ def name_models(specs: list[str] | dict[str, str]) -> dict[str, str]:
 
 def build_source(
     spec: str,
-    predict: dict[str, Any] | None,
+    predict: PredictSettings | None,
     postprocess: dict[str, float],
     classical: Callable[[], PredictionSource],
 ) -> PredictionSource:

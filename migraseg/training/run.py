@@ -25,6 +25,7 @@ from migraseg.evaluation.sets import EvalSet
 from migraseg.evaluation.sources import CLASSICAL, name_models
 from migraseg.export import export_program, export_torchscript
 from migraseg.inference.loading import load_checkpoint_model
+from migraseg.inference.settings import PredictSettings
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
 from migraseg.training.callbacks import ValidationImagePanels
 from migraseg.training.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
@@ -214,7 +215,7 @@ def evaluate_checkpoint(
         models,
         [eval_set],
         output_dir,
-        predict=OmegaConf.to_container(cfg.predict, resolve=True),
+        predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
         baseline=BaselineOptions(tune_on=str(spec.root)),
     )
     print_metrics(run.results)
