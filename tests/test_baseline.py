@@ -10,7 +10,7 @@ from migraseg.constants import CELL, MIGRASOME
 from migraseg.data.contract import image_to_cyx, load_dataset
 from migraseg.data.truth import read_truth
 from migraseg.evaluation.scoring import score_image
-from migraseg.evaluation.sources import ClassicalSource
+from migraseg.evaluation.sources import ClassicalSource, Segmentation
 from migraseg.evaluation.summary import summarize
 from migraseg.io import read_image
 
@@ -51,9 +51,7 @@ def test_tuned_baseline_segments_unseen_images(tiny_dataset, tuned):
     for record in spec.split("val") + spec.split("test"):
         image, truth = load(record)
         labels, ids = segment(image, record.pixel_size_um, tuned.params)
-        rows.append(
-            score_image(labels, ids, truth.labels, truth.migrasome_ids, record.pixel_size_um)
-        )
+        rows.append(score_image(Segmentation(labels, ids), truth, record.pixel_size_um))
     values = summarize(rows).values
     assert values["cell.dice"] > 0.75
     assert values["migrasome.f1@0.5"] > 0.4

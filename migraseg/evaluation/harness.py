@@ -22,7 +22,12 @@ from migraseg import __version__
 from migraseg.data.contract import image_to_cyx
 from migraseg.data.truth import read_truth
 from migraseg.evaluation.results import Extremes, ModelResult, SetResult
-from migraseg.evaluation.scoring import ScoringSettings, image_quality, score_image
+from migraseg.evaluation.scoring import (
+    ImageRecord,
+    ScoringSettings,
+    image_quality,
+    score_image,
+)
 from migraseg.evaluation.sets import EvalSet, open_set
 from migraseg.evaluation.sources import CLASSICAL, PredictionSource
 from migraseg.evaluation.summary import paired_difference, summarize
@@ -55,7 +60,7 @@ def evaluate_set(
     """Score every model on every image of one set."""
     spec, records = open_set(eval_set)
     needs_image = any(s.needs_image for s in sources.values())
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in sources}
+    rows: dict[str, list[ImageRecord]] = {name: [] for name in sources}
     seconds = dict.fromkeys(sources, 0.0)
     extremes = {name: Extremes() for name in sources}
     for record in track(
@@ -70,16 +75,8 @@ def evaluate_set(
             start = time.perf_counter()
             pred = source.segment(record, image)
             seconds[name] += time.perf_counter() - start
-            row = score_image(
-                pred.labels,
-                pred.migrasome_ids,
-                truth.labels,
-                truth.migrasome_ids,
-                record.pixel_size_um,
-                truth.cell_ids,
-                settings.scoring,
-            )
-            rows[name].append({"stem": record.stem, **row})
+            row = score_image(pred, truth, record.pixel_size_um, settings.scoring, record.stem)
+            rows[name].append(row)
             if settings.keep_extremes:
                 extremes[name].offer(record.stem, image_quality(row), pred)
     weights = bootstrap_weights(len(records), settings.n_bootstrap, settings.bootstrap_seed)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migraseg.data.contract import DatasetSpec, SampleRecord
+from migraseg.evaluation.scoring import ImageRecord
 from migraseg.evaluation.sets import EvalSet
 from migraseg.evaluation.sources import Segmentation
 from migraseg.evaluation.summary import SetSummary
@@ -43,7 +44,7 @@ class Extremes:
 class ModelResult:
     """One model on one set: per-image records, the summary, its best and worst image."""
 
-    rows: list[dict[str, Any]]
+    rows: list[ImageRecord]
     summary: SetSummary
     seconds: float
     extremes: Extremes = field(default_factory=Extremes)
@@ -75,7 +76,7 @@ class SetResult:
                 name: {
                     **result.summary.to_dict(),
                     "seconds": round(result.seconds, 2),
-                    "per_image": result.rows,
+                    "per_image": [row.to_dict() for row in result.rows],
                 }
                 for name, result in self.models.items()
             },
