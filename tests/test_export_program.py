@@ -128,3 +128,14 @@ def test_training_export_and_predict_write_and_read_pt2(trained, tiny_dataset, t
     assert predict_cli.main([*args, "--device", "cpu", "--tile-size", "128"]) == 0
     labels, _ = read_image(tmp_path / "pred" / f"{image.stem}_labels.tif")
     assert labels.shape == (128, 128)
+
+
+@pytest.mark.export
+def test_migraseg_eval_takes_a_program(tiny_program):
+    from migraseg.evaluation.sources import NetworkSource, model_kind
+    from migraseg.inference.settings import PredictSettings
+
+    _, _, path = tiny_program
+    assert model_kind(str(path)) == "network"
+    described = NetworkSource(path, PredictSettings(device="cpu", tile_size=64)).describe()
+    assert described["kind"] == "torch.export" and described["runner"] == "eager/cpu"

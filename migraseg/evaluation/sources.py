@@ -24,8 +24,9 @@ from migraseg.postprocess import migrasome_instances
 from migraseg.utils.files import write_text_atomic
 
 CLASSICAL = "classical"
-NETWORK_SUFFIXES = (".ckpt", ".pt", ".pth", ".torchscript")
-FILE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx"}  # any other network file: TorchScript
+NETWORK_SUFFIXES = (".ckpt", ".pt", ".pth", ".torchscript", ".pt2", ".onnx")
+# any other network file: TorchScript
+FILE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx", ".pt2": "torch.export"}
 
 
 @dataclass
@@ -51,7 +52,7 @@ class PredictionSource(Protocol):
 
 
 class NetworkSource:
-    """A Lightning checkpoint or TorchScript file, run through :class:`Predictor`."""
+    """A Lightning checkpoint or an exported model file, run through :class:`Predictor`."""
 
     needs_image = True
 
@@ -171,7 +172,7 @@ def model_kind(spec: str) -> str:
     if path.suffix in NETWORK_SUFFIXES:
         return "network"
     raise ValueError(
-        f"model {spec!r}: expected a .ckpt, a TorchScript file ({', '.join(NETWORK_SUFFIXES[1:])}),"
+        f"model {spec!r}: expected a .ckpt, an exported model ({', '.join(NETWORK_SUFFIXES[1:])}),"
         f" a folder of label TIFFs, or {CLASSICAL!r}"
     )
 
