@@ -7,6 +7,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from migraseg.data.contract import DatasetError
 from migraseg.evaluation import (
     BaselineOptions,
     EvalSet,
@@ -19,7 +20,7 @@ from migraseg.evaluation import (
 from migraseg.evaluation.sets import set_from_path
 from migraseg.evaluation.sources import name_models
 from migraseg.inference.settings import PredictSettings
-from migraseg.utils.config import CONFIG_DIR
+from migraseg.utils.config import CONFIG_DIR, exit_on_bad_input
 
 
 def _as_list(value) -> list:
@@ -76,16 +77,17 @@ def main(cfg: DictConfig) -> None:
             "migraseg-eval: give models (models=[model.pt,classical] or model_path=...) and sets "
             "(eval/sets=[synthetic_test,...] or data_root=/path/to/dataset)"
         )
-    run = run_evaluation(
-        models,
-        sets,
-        cfg.paths.output_dir,
-        settings_from_config(cfg),
-        predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
-        postprocess=OmegaConf.to_container(cfg.postprocess, resolve=True),
-        baseline=BaselineOptions(**OmegaConf.to_container(cfg.baseline, resolve=True)),
-        report=bool(cfg.report),
-    )
+    with exit_on_bad_input("migraseg-eval", DatasetError):
+        run = run_evaluation(
+            models,
+            sets,
+            cfg.paths.output_dir,
+            settings_from_config(cfg),
+            predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
+            postprocess=OmegaConf.to_container(cfg.postprocess, resolve=True),
+            baseline=BaselineOptions(**OmegaConf.to_container(cfg.baseline, resolve=True)),
+            report=bool(cfg.report),
+        )
     print_metrics(run.results)
     print(f"metrics: {run.metrics_path}")
     if run.report_paths:

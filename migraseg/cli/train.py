@@ -5,14 +5,16 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from migraseg.data.contract import DatasetError
 from migraseg.training.run import train
-from migraseg.utils.config import CONFIG_DIR
+from migraseg.utils.config import CONFIG_DIR, exit_on_bad_input
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Train; returns the validation Dice for Hydra sweepers."""
-    result = train(cfg)
+    with exit_on_bad_input("migraseg-train", DatasetError):
+        result = train(cfg)
     return result["trainer_metrics"].get("val/dice_fg")
 
 

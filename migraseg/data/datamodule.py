@@ -13,7 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
 from migraseg.data.cache import CACHE_MODES, load_samples
-from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
+from migraseg.data.contract import DatasetError, DatasetSpec, load_dataset, read_dataset_yaml
 from migraseg.data.dataset import (
     LoadedSample,
     PatchDataset,
@@ -170,7 +170,7 @@ class SegmentationDataModule(L.LightningDataModule):
         """dataset.yaml's content (cheap: reads no image; call after prepare_data)."""
         info, problems = read_dataset_yaml(self.root)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise DatasetError(self.root, problems)
         return info
 
     @property

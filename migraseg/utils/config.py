@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -54,6 +57,18 @@ def slurm_tasks_per_node(devices: int | str | list) -> int:
         f"hydra/launcher=slurm needs trainer.devices = GPUs per node as a number, got "
         f"{devices!r}; e.g. trainer.devices=4"
     )
+
+
+@contextmanager
+def exit_on_bad_input(prog: str, *errors: type[Exception]) -> Iterator[None]:
+    """In a Hydra app: ``errors`` (bad input, e.g. a dataset that breaks the contract) end the
+    program with their message alone and exit status 1, instead of Hydra's "Error executing
+    job" and its ``HYDRA_FULL_ERROR`` hint around a traceback."""
+    try:
+        yield
+    except errors as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        raise SystemExit(1) from err
 
 
 OmegaConf.register_new_resolver("auto_precision", auto_precision, replace=True)
