@@ -40,6 +40,7 @@ TINY_TRAIN = [
 ]
 
 PIP = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+EDITABLE_OFFLINE = ["--no-build-isolation", "-e"]  # this environment's setuptools, editable
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +172,20 @@ def test_cli_from_the_wheel_outside_the_clone(installed):
         "--tile-size", "128", "--device", "cpu", "--quiet",
     )  # fmt: skip
     assert (cwd / "pred" / f"{image.stem}_labels.tif").is_file()
+
+
+def test_editable_install_reads_the_clones_configs(tmp_path):
+    """`make install` (pip install -e .) keeps working with the configs mapping of setup.py."""
+    source = copy_sources(tmp_path / "src")
+    python = fresh_venv(tmp_path / "venv")
+    subprocess.run(
+        [*PIP, "--python", python, "install", "--no-index", "--no-deps", *EDITABLE_OFFLINE, source],
+        check=True,
+        capture_output=True,
+    )
+    code = "import json, migraseg.utils.config as c; print(json.dumps(c.CONFIG_DIR))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run(
+        [python, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert Path(json.loads(out.stdout)) == source / "configs"
