@@ -139,3 +139,19 @@ def test_migraseg_eval_takes_a_program(tiny_program):
     assert model_kind(str(path)) == "network"
     described = NetworkSource(path, PredictSettings(device="cpu", tile_size=64)).describe()
     assert described["kind"] == "torch.export" and described["runner"] == "eager/cpu"
+
+
+@pytest.mark.slow
+def test_a_failing_program_export_costs_training_neither_model_pt_nor_evaluation(
+    train_cfg, monkeypatch, caplog
+):
+    from migraseg.training import run
+
+    def unexportable(*args, **kwargs):
+        raise RuntimeError("an operator torch.export cannot trace")
+
+    monkeypatch.setattr(run, "export_program", unexportable)
+    result = run.train(train_cfg)
+    assert result["program_path"] is None and result["model_path"].endswith("model.pt")
+    assert result["metrics"] is not None  # evaluated all the same
+    assert "model.pt2 not written (RuntimeError: an operator" in caplog.text
