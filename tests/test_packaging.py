@@ -17,6 +17,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -57,24 +58,11 @@ def copy_sources(dest: Path) -> Path:
     return dest
 
 
-def build_wheel(tmp: Path) -> Path:
+def build_wheel(source: Path, dist: Path) -> Path:
     """``pip wheel`` without build isolation: offline, with this environment's setuptools."""
-    source = copy_sources(tmp / "src")
-    subprocess.run(
-        [
-            *PIP,
-            "wheel",
-            "--no-index",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(tmp / "dist"),
-            source,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (tmp / "dist").glob("migraseg-*.whl")
+    offline = ["--no-index", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*PIP, "wheel", *offline, "-w", dist, source], check=True, capture_output=True)
+    (wheel,) = dist.glob("migraseg-*.whl")
     return wheel
 
 
@@ -97,7 +85,7 @@ def fresh_venv(path: Path) -> Path:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The built wheel installed in a fresh venv: its python, bin folder and a clean env."""
     tmp = tmp_path_factory.mktemp("wheel")
-    wheel = build_wheel(tmp)
+    wheel = build_wheel(copy_sources(tmp / "src"), tmp / "dist")
     python = fresh_venv(tmp / "venv")
     subprocess.run(
         [*PIP, "--python", python, "install", "--no-index", "--no-deps", wheel],
@@ -189,3 +177,21 @@ def test_editable_install_reads_the_clones_configs(tmp_path):
         [python, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert Path(json.loads(out.stdout)) == source / "configs"
+
+
+def test_sdist_carries_the_configs_and_builds_the_same_wheel(tmp_path):
+    """`python -m build` makes the sdist first and the wheel from it: both must hold configs."""
+    source = copy_sources(tmp_path / "src")
+    build = "from setuptools import build_meta as b; print(b.build_sdist(r'{}'))"
+    name = subprocess.run(
+        [sys.executable, "-c", build.format(tmp_path / "sdist")],
+        cwd=source, check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    with tarfile.open(tmp_path / "sdist" / name) as sdist:
+        members = sdist.getnames()
+        sdist.extractall(tmp_path / "unpacked", filter="data")
+    top = name.removesuffix(".tar.gz")
+    assert f"{top}/configs/train.yaml" in members and f"{top}/setup.py" in members
+    assert not any("/configs/local/" in m for m in members)
+    wheel = build_wheel(tmp_path / "unpacked" / top, tmp_path / "dist")
+    assert "migraseg/configs/train.yaml" in zipfile.ZipFile(wheel).namelist()
