@@ -26,7 +26,7 @@ def test_a_broken_dataset_gets_its_message_and_status_1(tmp_path, script, args):
         [BIN / script, *args, f"{root}={broken}", f"hydra.run.dir={tmp_path / 'run'}"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         cwd=tmp_path,
     )
     assert proc.returncode == 1, proc.stderr

@@ -64,7 +64,7 @@ def test_program_runs_without_migraseg_at_any_batch_and_size(tiny_program, tmp_p
         [sys.executable, "-I", script, path, tmp_path / "x.npy", tmp_path / "y.npy"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
