@@ -23,7 +23,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from migraseg.synth.writer import write_synthetic_dataset
+from migraseg.data.synthetic import write_synthetic_dataset
 from migraseg.utils.config import CONFIG_DIR
 
 

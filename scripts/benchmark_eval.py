@@ -25,12 +25,13 @@ from skimage.draw import disk
 
 from migraseg.constants import MIGRASOME
 from migraseg.data.contract import load_dataset
+from migraseg.data.synthetic import write_synthetic_dataset
+from migraseg.data.truth import read_truth
 from migraseg.evaluation.harness import EvaluationSettings
 from migraseg.evaluation.pipeline import run_evaluation
-from migraseg.evaluation.sets import EvalSet, read_truth
+from migraseg.evaluation.sets import EvalSet
 from migraseg.io import write_tiff
 from migraseg.synth.params import SynthConfig
-from migraseg.synth.writer import write_synthetic_dataset
 
 
 def prepare(root: Path, n: int, size: int, pixel_size: float, workers: int) -> tuple[Path, Path]:

@@ -18,9 +18,9 @@ import statistics
 import tempfile
 import time
 
+from migraseg.data.synthetic import write_synthetic_dataset
 from migraseg.synth.generator import make_sample
 from migraseg.synth.presets import load_preset
-from migraseg.synth.writer import write_synthetic_dataset
 
 
 def per_image_seconds(config, n: int) -> float:

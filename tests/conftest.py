@@ -17,8 +17,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from migraseg.data.synthetic import write_synthetic_dataset
 from migraseg.synth.params import SynthConfig
-from migraseg.synth.writer import write_synthetic_dataset
 from migraseg.utils.config import CONFIG_DIR
 
 torch.set_num_threads(2)

@@ -10,9 +10,9 @@ from migraseg.baseline import ClassicalParams, segment, tune_on_dataset
 from migraseg.baseline.classical import default_params, objects_are_dark
 from migraseg.constants import CELL, MIGRASOME
 from migraseg.data.contract import image_to_cyx, load_dataset
+from migraseg.data.truth import read_truth
 from migraseg.evaluation.scoring import score_image
-from migraseg.evaluation.sets import read_truth
-from migraseg.evaluation.sources import ClassicalSource
+from migraseg.evaluation.sources import ClassicalSource, Segmentation
 from migraseg.evaluation.summary import summarize
 from migraseg.io import read_image
 from migraseg.normalization import percentile_normalize
@@ -55,9 +55,7 @@ def test_tuned_baseline_segments_unseen_images(tiny_dataset, tuned):
     for record in spec.split("val") + spec.split("test"):
         image, truth = load(record)
         labels, ids = segment(image, record.pixel_size_um, tuned.params)
-        rows.append(
-            score_image(labels, ids, truth.labels, truth.migrasome_ids, record.pixel_size_um)
-        )
+        rows.append(score_image(Segmentation(labels, ids), truth, record.pixel_size_um))
     values = summarize(rows).values
     assert values["cell.dice"] > 0.75
     assert values["migrasome.f1@0.5"] > 0.4
@@ -146,8 +144,9 @@ def test_tem_baseline_scores_well_above_zero():
 
 
 def test_tuning_a_tem_dataset_starts_from_the_tem_defaults(tmp_path):
+    from migraseg.data.synthetic import write_synthetic_dataset
+
     from migraseg.synth.presets import load_preset
-    from migraseg.synth.writer import write_synthetic_dataset
 
     config = load_preset("tem").with_acquisition(image_size_px=(96, 96))
     write_synthetic_dataset(tmp_path / "tem", 4, 0, config, 1)

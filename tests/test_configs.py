@@ -62,6 +62,16 @@ def check_option(group: str, cfg) -> None:
         if augment is not None:
             image, mask = np.random.rand(64, 64, 1).astype(np.float32), np.zeros((64, 64), np.uint8)
             assert augment(image=image, mask=mask)["image"].shape == (64, 64, 1)
+    elif group == "debug":
+        # the Trainer must accept the patched trainer and callbacks together (debug=fdr once
+        # disabled the progress bar but kept the RichProgressBar callback, which Lightning refuses)
+        callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+        trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=False)
+        short = trainer.fast_dev_run or (
+            trainer.max_epochs <= 2 and isinstance(trainer.limit_train_batches, int)
+        )
+        assert short, "a debug option must shorten the run"
+        assert cfg.data.num_workers == 0
 
 
 @pytest.mark.parametrize("group,option", GROUP_OPTIONS)

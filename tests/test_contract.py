@@ -7,7 +7,7 @@ import pytest
 import tifffile
 import yaml
 
-from migraseg.data.contract import DatasetError, load_dataset, make_splits
+from migraseg.data.contract import DatasetError, load_dataset, make_splits, read_dataset_yaml
 from migraseg.io import write_tiff
 
 
@@ -93,3 +93,27 @@ def test_missing_splits_get_a_seeded_split():
     assert a == b and a != make_splits(stems, seed=4)
     assert (len(a["train"]), len(a["val"]), len(a["test"])) == (14, 3, 3)
     assert sorted(a["train"] + a["val"] + a["test"]) == stems
+
+
+CLASSES_AS_NAMES = "{background: 0, cell: 1, retraction_fiber: 2, migrasome: 3}"
+CLASSES_AS_IDS = "{0: background, 1: cell, 2: retraction_fiber, 3: migrasome}"
+
+
+@pytest.mark.parametrize(
+    "classes,accepted",
+    [
+        (CLASSES_AS_NAMES, True),  # name → id (nnU-Net's way, what migraseg writes)
+        (CLASSES_AS_IDS, True),  # id → name (the way most tools write it)
+        ("{'0': background, '1': cell, '2': retraction_fiber, '3': migrasome}", True),
+        ("{0: background, 1: migrasome, 2: retraction_fiber, 3: cell}", False),  # disagrees
+        ("{background: 0, migrasome: 1}", False),
+        ("[background, cell, retraction_fiber, migrasome]", False),
+    ],
+)
+def test_dataset_yaml_classes_in_either_direction(tmp_path, classes, accepted):
+    text = f"name: x\nmodality: confocal\npixel_size_um: 0.1\nclasses: {classes}\n"
+    (tmp_path / "dataset.yaml").write_text(text)
+    _, problems = read_dataset_yaml(tmp_path)
+    assert (problems == []) == accepted, problems
+    if not accepted:
+        assert "classes must be" in problems[0]

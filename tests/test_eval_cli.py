@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from migraseg.data.contract import load_dataset
-from migraseg.evaluation.sets import EvalSet, ensure_synthesized, read_truth
+from migraseg.data.truth import read_truth
+from migraseg.evaluation.sets import EvalSet, ensure_synthesized
 from migraseg.io import write_tiff
 
 BIN = Path(sys.executable).parent

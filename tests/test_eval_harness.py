@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from migraseg.data.contract import load_dataset
+from migraseg.data.truth import read_truth
 from migraseg.evaluation.figures import foreground_box
 from migraseg.evaluation.harness import EvaluationSettings, evaluate
 from migraseg.evaluation.pipeline import run_evaluation
-from migraseg.evaluation.sets import EvalSet, ensure_synthesized, read_truth, set_from_path
+from migraseg.evaluation.sets import EvalSet, ensure_synthesized, set_from_path
 from migraseg.evaluation.sources import LabelFolderSource, model_kind, name_models
 from migraseg.io import write_tiff
 

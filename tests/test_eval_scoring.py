@@ -8,8 +8,10 @@ import pytest
 from skimage.draw import disk
 
 from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.data.truth import Truth
 from migraseg.evaluation.harness import write_metrics
-from migraseg.evaluation.scoring import image_quality, score_image
+from migraseg.evaluation.scoring import CellRecord, image_quality, score_image
+from migraseg.evaluation.sources import Segmentation
 from migraseg.evaluation.summary import HEADLINE_KEYS, paired_difference, summarize
 from migraseg.metrics.bootstrap import bootstrap_weights
 from migraseg.metrics.objects import equivalent_diameter_um
@@ -43,31 +45,38 @@ def known():
     truth, truth_ids = scene([4, 7.5, 12.5], [(20, 20), (20, 60), (30, 110)])
     pred, pred_ids = scene([7.5, 13.75, 6], [(20, 60), (30, 110), (60, 30)])
     cells = (truth == CELL).astype(np.int32)
-    row = score_image(pred, pred_ids, truth, truth_ids, PX, truth_cells=cells)
+    row = score_image(Segmentation(pred, pred_ids), Truth(truth, truth_ids, cells), PX)
     return row, truth_ids, pred_ids
 
 
 def test_record_of_one_image(known):
     row, truth_ids, _ = known
-    mig = row["migrasome"]
-    assert (mig["n_true"], mig["n_pred"], mig["tp"], mig["fp"], mig["fn"]) == (3, 3, 2, 1, 1)
-    assert mig["true_diameter_um"] == pytest.approx(
+    mig = row.migrasome
+    assert (mig.n_true, mig.n_pred, mig.tp, mig.fp, mig.fn) == (3, 3, 2, 1, 1)
+    assert mig.true_diameter_um == pytest.approx(
         [diameter(truth_ids, i) for i in (1, 2, 3)], abs=1e-4
     )
-    assert sorted(mig["matched_true"]) == [1, 2]
-    assert mig["tp_by_iou"][0] == 2 and mig["tp_by_iou"][-1] <= 1  # 10% larger: IoU 0.83
-    assert row["cell"] == {"n_true": 1, "n_pred": 1, "tp": 1}
-    assert row["scores"]["migrasome.f1@0.5"] == pytest.approx(2 / 3)
-    assert row["scores"]["retraction_fiber.cldice"] == 1.0
-    assert row["retraction_fiber"]["length_true_um"] == pytest.approx(14.4, abs=0.2)
+    assert sorted(mig.matched_true) == [1, 2]
+    assert mig.tp_by_iou[0] == 2 and mig.tp_by_iou[-1] <= 1  # 10% larger: IoU 0.83
+    assert row.cell == CellRecord(n_true=1, n_pred=1, tp=1)
+    assert row.scores["migrasome.f1@0.5"] == pytest.approx(2 / 3)
+    assert row.scores["retraction_fiber.cldice"] == 1.0
+    assert row.retraction_fiber.length_true_um == pytest.approx(14.4, abs=0.2)
+    as_json = row.to_dict()  # metrics.json's per_image entry
+    assert as_json["migrasome"]["n_true"] == 3 and as_json["cell"] == {
+        "n_true": 1,
+        "n_pred": 1,
+        "tp": 1,
+    }
     assert image_quality(row) == pytest.approx((1 + 1 + 2 / 3) / 3)
 
 
 def test_summary_of_known_image_and_an_empty_one(known):
     row, truth_ids, pred_ids = known
     empty = np.zeros(SHAPE, np.uint8)
-    blank = score_image(empty, empty.astype(np.int32), empty, empty.astype(np.int32), PX)
-    assert math.isnan(blank["scores"]["retraction_fiber.cldice"])
+    ids = empty.astype(np.int32)
+    blank = score_image(Segmentation(empty, ids), Truth(empty, ids, None), PX)
+    assert math.isnan(blank.scores["retraction_fiber.cldice"])
     values = summarize([row, blank]).values
     assert values["migrasome.f1@0.5"] == pytest.approx(2 / 3)
     assert values["migrasome.precision@0.5"] == pytest.approx(2 / 3)
@@ -98,7 +107,7 @@ def test_cell_instance_f1_needs_cell_instances_in_every_image(known):
 def test_intervals_bracket_the_estimate_and_a_model_equals_itself(known):
     row, *_ = known
     truth, truth_ids = scene([6], [(40, 40)])
-    perfect = score_image(truth, truth_ids, truth, truth_ids, PX)
+    perfect = score_image(Segmentation(truth, truth_ids), Truth(truth, truth_ids, None), PX)
     rows = [row, perfect, row, perfect, perfect]
     weights = bootstrap_weights(len(rows), 300, seed=0)
     summary = summarize(rows, weights)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -143,15 +144,16 @@ def test_onnx_beside_model_pt_runs_on_cpu_is_reported_and_optional(tiny_export, 
     from migraseg.evaluation.sources import NetworkSource
     from migraseg.export import export_onnx
     from migraseg.inference.loading import choose_model_file
+    from migraseg.inference.settings import PredictSettings
 
     net, meta, path = tiny_export
     onnx = export_onnx(net, meta, path.with_suffix(".onnx"))
     assert choose_model_file(path, "auto", "cpu") == onnx
-    predict = {"device": "cpu", "tile_size": 64}
+    predict = PredictSettings(device="cpu", tile_size=64)
     described = NetworkSource(path, predict).describe()
     assert described["kind"] == "onnx" and described["runner"] == "onnxruntime/cpu"
     assert described["path"] == str(path) and described["model_file"] == str(onnx)
-    described = NetworkSource(path, {**predict, "backend": "torch"}).describe()
+    described = NetworkSource(path, replace(predict, backend="torch")).describe()
     assert described["kind"] == "torchscript" and described["runner"].startswith("torchscript")
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed

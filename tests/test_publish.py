@@ -98,6 +98,12 @@ def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network,
     assert "://" not in rdf.read_text()
     assert description["authors"][0]["name"] == info.authors[0]["name"]
     assert "# Validation" in (tmp_path / "package" / "README.md").read_text()
+    weights = description["weights"]
+    assert set(weights) == {"torchscript", "pytorch_state_dict"}
+    architecture = weights["pytorch_state_dict"]["architecture"]
+    assert architecture["callable"] == "MigrasegNetwork"
+    assert architecture["kwargs"]["decoder_channels"] == TINY["decoder_channels"]
+    assert (tmp_path / "package" / architecture["source"]).is_file()
     expected = np.load(tmp_path / "package" / "test_output.npy")
     assert expected.shape == (1, 4, 128, 128)
     np.testing.assert_allclose(expected.sum(1), 1.0, atol=1e-5)  # softmax inside the weights
@@ -105,6 +111,42 @@ def test_bioimageio_package_passes_bioimageio_core_offline(tmp_path, no_network,
     zipped = write_package(net, META, info, sample, card, tmp_path / "package.zip", test=False)
     assert zipped == tmp_path / "package.zip" and zipped.stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["package", "package.zip"]
+
+
+@pytest.mark.export
+def test_both_weight_formats_of_a_package_are_tested_by_bioimageio_core(tmp_path, monkeypatch):
+    from migraseg.publish import bioimageio
+
+    seen = []
+    real = bioimageio.validate_package
+
+    def spy(source):
+        passed, report = real(source)
+        seen.append(report)
+        return passed, report
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bioimageio, "validate_package", spy)
+    net = build_model(**TINY).eval()
+    sample = bioimageio.sample_image(META, size=64)
+    bioimageio.write_package(net, META, PublishInfo.load(), sample, "# card", tmp_path / "p")
+    (report,) = seen
+    for weights in ("pytorch_state_dict", "torchscript"):
+        assert f"Reproduce test outputs from test inputs ({weights})" in report
+
+
+@pytest.mark.export
+def test_package_network_source_builds_the_network_and_its_softmax():
+    from migraseg.publish.bioimageio import WithSoftmax, network_kwargs
+    from migraseg.publish.package_network import MigrasegNetwork
+
+    torch.manual_seed(0)
+    reference = WithSoftmax(build_model(**TINY)).eval()
+    rebuilt = MigrasegNetwork(**network_kwargs(META)).eval()
+    rebuilt.load_state_dict(reference.state_dict())  # strict: the same keys and shapes
+    x = torch.rand(2, 1, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), reference(x))
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.data.synthetic import write_synthetic_dataset
 from migraseg.io import read_image
 from migraseg.synth.generator import make_sample
 from migraseg.synth.geometry import random_outline
@@ -14,7 +15,6 @@ from migraseg.synth.objects import Cell, Fiber, Migrasome, Scene
 from migraseg.synth.params import SynthConfig
 from migraseg.synth.presets import load_preset
 from migraseg.synth.raster import rasterize
-from migraseg.synth.writer import write_synthetic_dataset
 
 from .conftest import TINY_SYNTH
 

@@ -5,11 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from migraseg.data.synthetic import write_synthetic_dataset
 from migraseg.io import read_image
 from migraseg.synth.generator import make_sample
 from migraseg.synth.params import SynthConfig
 from migraseg.synth.timelapse import growth_curve
-from migraseg.synth.writer import write_synthetic_dataset
 
 from .conftest import TINY_SYNTH
 

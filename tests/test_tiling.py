@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from migraseg.inference.predictor import ArraySource, Predictor
-from migraseg.inference.resample import LinearResampler
 from migraseg.inference.tiling import gaussian_weights, padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
+from migraseg.resample import LinearResampler
 
 
 @pytest.mark.parametrize(

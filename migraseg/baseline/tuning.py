@@ -28,7 +28,7 @@ from migraseg.baseline.classical import (
 )
 from migraseg.constants import CELL, FIBER
 from migraseg.data.contract import image_to_cyx, load_dataset
-from migraseg.evaluation.sets import read_truth
+from migraseg.data.truth import read_truth
 from migraseg.io import read_image
 from migraseg.metrics.centerline import cl_dice
 from migraseg.metrics.objects import match_instances

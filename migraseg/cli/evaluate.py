@@ -8,12 +8,18 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from migraseg.cli.errors import user_errors
-from migraseg.evaluation.harness import EvaluationSettings, print_metrics
-from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
-from migraseg.evaluation.scoring import ScoringSettings
-from migraseg.evaluation.sets import EvalSet, set_from_path
+from migraseg.evaluation import (
+    BaselineOptions,
+    EvalSet,
+    EvaluationSettings,
+    ScoringSettings,
+    VerdictThresholds,
+    print_metrics,
+    run_evaluation,
+)
+from migraseg.evaluation.sets import set_from_path
 from migraseg.evaluation.sources import name_models
-from migraseg.evaluation.verdict import VerdictThresholds
+from migraseg.inference.settings import PredictSettings
 from migraseg.utils.config import CONFIG_DIR
 
 
@@ -81,7 +87,7 @@ def evaluate(cfg: DictConfig) -> None:
         sets,
         cfg.paths.output_dir,
         settings_from_config(cfg),
-        predict=OmegaConf.to_container(cfg.predict, resolve=True),
+        predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
         postprocess=OmegaConf.to_container(cfg.postprocess, resolve=True),
         baseline=BaselineOptions(**OmegaConf.to_container(cfg.baseline, resolve=True)),
         report=bool(cfg.report),

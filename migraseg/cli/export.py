@@ -1,4 +1,5 @@
-"""migraseg-export: publish a checkpoint as TorchScript, ONNX and a bioimage.io package.
+"""migraseg-export: publish a checkpoint as TorchScript, a torch.export program, ONNX and a
+bioimage.io package.
 
 Heavy imports happen after argument parsing, so ``--help`` is instant.
 """
@@ -14,11 +15,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="migraseg-export",
         description="Export a migraseg checkpoint to TorchScript (traced, metadata embedded as "
-        "meta.json, verified against the eager model) and a model card <stem>_card.md; "
-        "optionally ONNX and a bioimage.io model package for deepImageJ/Fiji, ilastik, napari.",
+        "meta.json, verified against the eager model), a torch.export program <stem>.pt2 "
+        "(the same, TorchScript's successor) and a model card <stem>_card.md; optionally ONNX "
+        "and a bioimage.io model package for deepImageJ/Fiji, ilastik, napari.",
     )
     parser.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by migraseg-train")
     parser.add_argument("output", help="output TorchScript file (.pt)")
+    parser.add_argument(
+        "--no-pt2", action="store_true", help="do not write the torch.export program <stem>.pt2"
+    )
     parser.add_argument(
         "--onnx", action="store_true", help="also write <stem>.onnx (checked in ONNX Runtime)"
     )
@@ -54,7 +59,7 @@ def default_metrics(checkpoint: Path) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from migraseg.export import ExportError, export_onnx, export_torchscript
+    from migraseg.export import ExportError, export_onnx, export_program, export_torchscript
     from migraseg.inference.loading import ModelLoadError, load_model
     from migraseg.publish.info import PublishInfo
     from migraseg.publish.model_card import checkpoint_metrics, model_card
@@ -77,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         net, meta = load_model(checkpoint)
         weights = {"torchscript": export_torchscript(net, meta, output)}
         print(f"wrote {weights['torchscript']}")
+        if not args.no_pt2:
+            weights["torch.export"] = export_program(net, meta, output.with_suffix(".pt2"))
+            print(f"wrote {weights['torch.export']}")
         if args.onnx:
             weights["onnx"] = export_onnx(net, meta, output.with_suffix(".onnx"))
             print(f"wrote {weights['onnx']}")

@@ -41,7 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", help="exported model (.pt from migraseg-export, .onnx) or .ckpt")
+    parser.add_argument(
+        "model", help="exported model (.pt or .pt2 from migraseg-export, .onnx) or .ckpt"
+    )
     parser.add_argument("inputs", nargs="+", help="TIFF files, folders or glob patterns")
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument(

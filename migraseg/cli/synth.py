@@ -41,8 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from migraseg.data.synthetic import write_synthetic_dataset
     from migraseg.synth.presets import load_preset, preset_names
-    from migraseg.synth.writer import write_synthetic_dataset
 
     args = parse_args(argv)
     if args.list:

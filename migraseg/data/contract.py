@@ -104,10 +104,29 @@ def read_dataset_yaml(root: Path) -> tuple[dict[str, Any], list[str]]:
     if size is not None and (not isinstance(size, int | float) or size <= 0):
         problems.append(f"{path}: pixel_size_um must be a positive number, got {size!r}")
     classes = info.get("classes")
-    expected = {name: i for i, name in enumerate(CLASS_NAMES)}
-    if classes is not None and dict(classes) != expected:
-        problems.append(f"{path}: classes must be {expected}, got {classes}")
+    if classes is not None and not classes_agree(classes):
+        expected = {name: i for i, name in enumerate(CLASS_NAMES)}
+        problems.append(
+            f"{path}: classes must be {expected} (or id → name, {dict(enumerate(CLASS_NAMES))}), "
+            f"got {classes}"
+        )
     return info, problems
+
+
+def classes_agree(classes: Any) -> bool:
+    """Whether a dataset.yaml ``classes`` mapping states migraseg's fixed classes, written
+    name → id (``{background: 0, ...}``, nnU-Net's way) or id → name (``{0: background, ...}``,
+    the way most tools write it; ids may be strings)."""
+    if not isinstance(classes, dict):
+        return False
+    expected = {name: i for i, name in enumerate(CLASS_NAMES)}
+    if classes == expected:
+        return True
+    try:
+        by_id = {int(k): v for k, v in classes.items()}
+    except (TypeError, ValueError):
+        return False
+    return by_id == dict(enumerate(CLASS_NAMES))
 
 
 def _check_sample(

@@ -24,8 +24,7 @@ from migraseg.data.dataset import (
     WholeImageDataset,
     load_truth_instances,
 )
-from migraseg.synth.params import synth_config_from_mapping
-from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
+from migraseg.data.synthetic import ensure_synthetic_dataset, recipe_config
 
 
 class ShardSampler(Sampler[int]):
@@ -174,18 +173,13 @@ class SegmentationDataModule(L.LightningDataModule):
         marker = self.root / "dataset.yaml"
         if self.synthesize is None:
             return
-        n, seed = int(self.synthesize["n"]), int(self.synthesize.get("seed", 0))
-        config = synth_config_from_mapping(self.synthesize.get("simulator"))
-        if config.timelapse.n_frames > 1:
+        if recipe_config(self.synthesize).timelapse.n_frames > 1:
             raise ValueError(
                 "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
                 "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
             )
-        if cached_synthetic_dataset(self.root, n, seed, config):
+        if ensure_synthetic_dataset(self.root, self.synthesize, simulate=rank_zero_only.rank == 0):
             return
-        if rank_zero_only.rank == 0:
-            workers = int(self.synthesize.get("workers", 1))
-            write_synthetic_dataset(self.root, n, seed, config, workers)
         deadline = time.monotonic() + 1800
         while not marker.exists():
             if time.monotonic() > deadline:

@@ -19,9 +19,9 @@ from torch.utils.data import Dataset, Sampler
 
 from migraseg.constants import FIBER, MIGRASOME
 from migraseg.data.contract import SampleRecord, image_to_cyx, read_migrasome_instances
-from migraseg.inference.resample import model_grid_shape, resample_image
 from migraseg.io import read_image
 from migraseg.normalization import DEFAULT_PERCENTILES, percentile_scaling, subsample_step
+from migraseg.resample import model_grid_shape, resample_image
 
 
 @dataclass
@@ -43,7 +43,7 @@ def load_sample(
 
     Exactly as the predictor feeds the network: percentiles of the image on its own grid
     (:mod:`migraseg.normalization`), then the same linear resampling
-    (:func:`~migraseg.inference.resample.resample_image`); the mask takes the nearest label.
+    (:func:`~migraseg.resample.resample_image`); the mask takes the nearest label.
     """
     image, meta = read_image(record.image_path)
     image = image_to_cyx(image, meta["axes"])

@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 
 from migraseg.data.contract import image_to_cyx
-from migraseg.evaluation.harness import Extreme, SetResult
-from migraseg.evaluation.sets import read_truth
+from migraseg.data.truth import read_truth
+from migraseg.evaluation.results import Extreme, SetResult
 from migraseg.evaluation.summary import matched_diameters
 from migraseg.io import read_image
 from migraseg.metrics.objects import instance_overlaps, match_overlaps
@@ -44,8 +44,8 @@ def count_scatter(result: SetResult, path: Path) -> Path:
     ax = fig.subplots()
     top = 1.0
     for i, (name, model) in enumerate(result.models.items()):
-        true = [r["migrasome"]["n_true"] for r in model.rows]
-        pred = [r["migrasome"]["n_pred"] for r in model.rows]
+        true = [r.migrasome.n_true for r in model.rows]
+        pred = [r.migrasome.n_pred for r in model.rows]
         top = max(top, *true, *pred)
         ax.scatter(true, pred, label=name, marker=MARKERS[i % len(MARKERS)], alpha=0.75)
     ax.plot([0, top * 1.05], [0, top * 1.05], color="gray", lw=1, ls="--", label="y = x")
@@ -60,12 +60,12 @@ def diameter_plots(result: SetResult, path: Path) -> Path:
     fig = Figure(figsize=(9, 3.8))
     hist, pairs = fig.subplots(1, 2)
     rows = next(iter(result.models.values())).rows
-    true_all = np.concatenate([r["migrasome"]["true_diameter_um"] for r in rows] + [[]])
+    true_all = np.concatenate([r.migrasome.true_diameter_um for r in rows] + [[]])
     bins = np.arange(0, max(4.0, float(true_all.max(initial=0)) + 0.25), 0.25)
     hist.hist(true_all, bins=bins, color="lightgray", label="truth")
     top = 3.0
     for i, (name, model) in enumerate(result.models.items()):
-        pred = np.concatenate([r["migrasome"]["pred_diameter_um"] for r in model.rows] + [[]])
+        pred = np.concatenate([r.migrasome.pred_diameter_um for r in model.rows] + [[]])
         hist.hist(np.clip(pred, 0, bins[-1]), bins=bins, histtype="step", lw=1.5, label=name)
         t, p = matched_diameters(model.rows)
         top = max([top, *t, *p])

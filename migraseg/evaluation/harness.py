@@ -16,17 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 from rich.progress import track
-from rich.table import Table
 
 from migraseg import __version__
-from migraseg.data.contract import DatasetSpec, SampleRecord, image_to_cyx
-from migraseg.evaluation.render import format_cell
-from migraseg.evaluation.scoring import ScoringSettings, image_quality, score_image
-from migraseg.evaluation.sets import EvalSet, open_set, read_truth
-from migraseg.evaluation.sources import CLASSICAL, PredictionSource, Segmentation
-from migraseg.evaluation.summary import HEADLINE_KEYS, SetSummary, paired_difference, summarize
+from migraseg.data.contract import image_to_cyx
+from migraseg.data.truth import read_truth
+from migraseg.evaluation.results import Extremes, ModelResult, SetResult
+from migraseg.evaluation.scoring import (
+    ImageRecord,
+    ScoringSettings,
+    image_quality,
+    score_image,
+)
+from migraseg.evaluation.sets import EvalSet, open_set
+from migraseg.evaluation.sources import CLASSICAL, PredictionSource
+from migraseg.evaluation.summary import paired_difference, summarize
 from migraseg.evaluation.verdict import VerdictThresholds, set_verdict
 from migraseg.io import read_image
 from migraseg.metrics.bootstrap import bootstrap_weights
@@ -50,82 +54,13 @@ class EvaluationSettings:
     progress: bool = True
 
 
-@dataclass
-class Extreme:
-    """One image's prediction kept for the report's overlays."""
-
-    stem: str
-    quality: float
-    segmentation: Segmentation
-
-
-@dataclass
-class Extremes:
-    """The best and worst image of a model on a set, by :func:`image_quality`."""
-
-    best: Extreme | None = None
-    worst: Extreme | None = None
-
-    def offer(self, stem: str, quality: float, segmentation: Segmentation) -> None:
-        """Keep the prediction if it is the best or worst image so far."""
-        if quality != quality:
-            return
-        if self.best is None or quality > self.best.quality:
-            self.best = Extreme(stem, quality, segmentation)
-        if self.worst is None or quality < self.worst.quality:
-            self.worst = Extreme(stem, quality, segmentation)
-
-
-@dataclass
-class ModelResult:
-    """One model on one set: per-image records, the summary, its best and worst image."""
-
-    rows: list[dict[str, Any]]
-    summary: SetSummary
-    seconds: float
-    extremes: Extremes = field(default_factory=Extremes)
-
-
-@dataclass
-class SetResult:
-    """All models on one set."""
-
-    eval_set: EvalSet
-    spec: DatasetSpec
-    records: list[SampleRecord]
-    models: dict[str, ModelResult]
-    reference: str | None = None
-    comparison: dict[str, dict[str, Any]] = field(default_factory=dict)
-    verdict: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.spec.name,
-            "root": str(self.eval_set.root),
-            "split": self.eval_set.split,
-            "n_images": len(self.records),
-            "pixel_size_um": sorted({r.pixel_size_um for r in self.records}),
-            "verdict": self.verdict,
-            "reference": self.reference,
-            "comparison": self.comparison,
-            "models": {
-                name: {
-                    **result.summary.to_dict(),
-                    "seconds": round(result.seconds, 2),
-                    "per_image": result.rows,
-                }
-                for name, result in self.models.items()
-            },
-        }
-
-
 def evaluate_set(
     sources: dict[str, PredictionSource], eval_set: EvalSet, settings: EvaluationSettings
 ) -> SetResult:
     """Score every model on every image of one set."""
     spec, records = open_set(eval_set)
     needs_image = any(s.needs_image for s in sources.values())
-    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in sources}
+    rows: dict[str, list[ImageRecord]] = {name: [] for name in sources}
     seconds = dict.fromkeys(sources, 0.0)
     extremes = {name: Extremes() for name in sources}
     for record in track(
@@ -146,16 +81,8 @@ def evaluate_set(
                     f"{where}: prediction shape {pred.labels.shape} != truth shape "
                     f"{truth.labels.shape} of {record.mask_path}"
                 )
-            row = score_image(
-                pred.labels,
-                pred.migrasome_ids,
-                truth.labels,
-                truth.migrasome_ids,
-                record.pixel_size_um,
-                truth.cell_ids,
-                settings.scoring,
-            )
-            rows[name].append({"stem": record.stem, **row})
+            row = score_image(pred, truth, record.pixel_size_um, settings.scoring, record.stem)
+            rows[name].append(row)
             if settings.keep_extremes:
                 extremes[name].offer(record.stem, image_quality(row), pred)
     weights = bootstrap_weights(len(records), settings.n_bootstrap, settings.bootstrap_seed)
@@ -229,23 +156,3 @@ def _json_safe(value: Any) -> Any:
 def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     """Write metrics as JSON (NaN → null, so any JSON reader accepts it), atomically."""
     return write_text_atomic(path, json.dumps(_json_safe(metrics), indent=1))
-
-
-def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") -> Table:
-    """A rich table: one row per headline metric, one column per (set, model)."""
-    table = Table(title=title)
-    table.add_column("metric", no_wrap=True)
-    columns = [(r, name) for r in results for name in r.models]
-    for r, name in columns:
-        table.add_column(f"{r.eval_set.name}\n{name}", justify="right")
-    for key in HEADLINE_KEYS:
-        table.add_row(key, *(format_cell(r.models[n].summary.values.get(key)) for r, n in columns))
-    return table
-
-
-def print_metrics(results: list[SetResult], console: Console | None = None) -> None:
-    """The headline table, then each set's verdict."""
-    console = console or Console()
-    console.print(metrics_table(results))
-    for r in results:
-        console.print(f"[bold]{r.eval_set.name}[/bold]: {r.verdict}")

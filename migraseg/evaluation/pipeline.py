@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from migraseg.baseline import ClassicalParams
 from migraseg.constants import MIGRASOME_POSTPROCESS
+from migraseg.data.contract import load_dataset
 from migraseg.evaluation.harness import (
     EvaluationSettings,
     SetResult,
@@ -27,6 +29,7 @@ from migraseg.evaluation.sources import (
     PredictionSource,
     build_source,
 )
+from migraseg.inference.settings import PredictSettings
 
 log = logging.getLogger(__name__)
 CLASSICAL_PARAMS_FILE = "classical_params.json"
@@ -62,7 +65,8 @@ class EvaluationRun:
 def classical_source(
     options: BaselineOptions, sets: list[EvalSet], output_dir: Path
 ) -> PredictionSource:
-    """The baseline from saved parameters, or tuned now and saved into ``output_dir``."""
+    """The baseline from saved parameters, or tuned now and saved into ``output_dir``; with
+    its default parameters (and a warning) when the dataset has no split to tune on."""
     if options.params:
         return ClassicalSource.from_file(options.params)
     if options.tune_on:
@@ -70,6 +74,18 @@ def classical_source(
     else:
         ensure_synthesized(sets[0])
         root = sets[0].root
+    if not load_dataset(root).splits.get(options.tune_split):
+        log.warning(
+            "%s has no %r split to tune the classical baseline on: it runs with its default "
+            "parameters (give baseline.tune_on=<dataset with a %s split> or "
+            "baseline.params=<classical_params.json> to tune or fix them)",
+            root,
+            options.tune_split,
+            options.tune_split,
+        )
+        return ClassicalSource(
+            ClassicalParams(), {"params_source": "defaults", "untuned": str(root)}
+        )
     evaluated = [s for s in sets if s.root.resolve() == root.resolve()]
     if any(s.split in (options.tune_split, "all") for s in evaluated):
         log.warning(
@@ -88,7 +104,7 @@ def build_sources(
     models: dict[str, str],
     sets: list[EvalSet],
     output_dir: Path,
-    predict: dict[str, Any] | None = None,
+    predict: PredictSettings | None = None,
     postprocess: dict[str, float] | None = None,
     baseline: BaselineOptions | None = None,
 ) -> dict[str, PredictionSource]:
@@ -106,7 +122,7 @@ def run_evaluation(
     sets: list[EvalSet],
     output_dir: str | Path,
     settings: EvaluationSettings | None = None,
-    predict: dict[str, Any] | None = None,
+    predict: PredictSettings | None = None,
     postprocess: dict[str, float] | None = None,
     baseline: BaselineOptions | None = None,
     report: bool = True,

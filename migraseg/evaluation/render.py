@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    from migraseg.evaluation.results import SetResult
 
 
 @dataclass
@@ -99,3 +105,29 @@ def render_html(blocks: list[Block], title: str = "migraseg evaluation report") 
             parts.append(f"<img src='{e(payload.as_posix())}' alt='{e(payload.stem)}'>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") -> RichTable:
+    """The console table: one row per headline metric, one column per (set, model)."""
+    from rich.table import Table as RichTable
+
+    from migraseg.evaluation.summary import HEADLINE_KEYS
+
+    table = RichTable(title=title)
+    table.add_column("metric", no_wrap=True)
+    columns = [(r, name) for r in results for name in r.models]
+    for r, name in columns:
+        table.add_column(f"{r.eval_set.name}\n{name}", justify="right")
+    for key in HEADLINE_KEYS:
+        table.add_row(key, *(format_cell(r.models[n].summary.values.get(key)) for r, n in columns))
+    return table
+
+
+def print_metrics(results: list[SetResult], console: Console | None = None) -> None:
+    """The headline table, then each set's verdict, on the console."""
+    from rich.console import Console
+
+    console = console or Console()
+    console.print(metrics_table(results))
+    for r in results:
+        console.print(f"[bold]{r.eval_set.name}[/bold]: {r.verdict}")

@@ -17,7 +17,6 @@ from migraseg.evaluation.figures import (
     size_precision_recall,
     slug,
 )
-from migraseg.evaluation.harness import SetResult
 from migraseg.evaluation.render import (
     Block,
     Table,
@@ -25,6 +24,7 @@ from migraseg.evaluation.render import (
     render_html,
     render_markdown,
 )
+from migraseg.evaluation.results import SetResult
 from migraseg.evaluation.summary import HEADLINE_KEYS, LOWER_IS_BETTER
 from migraseg.utils.files import write_text_atomic
 

@@ -11,10 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_migrasome_instances
-from migraseg.io import read_image
+from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset
 
 
 @dataclass(frozen=True)
@@ -28,26 +25,17 @@ class EvalSet:
 
 
 def ensure_synthesized(eval_set: EvalSet) -> None:
-    """Simulate the set's folder from its ``synthesize`` recipe when it does not exist yet.
-
-    Recipe keys: ``n``, ``seed``, ``preset`` (a configs/data/synth preset, default
-    ``confocal``), ``overrides`` (``key=value`` strings on the preset, e.g.
-    ``confocal.image_size_px=[256,256]``) and ``workers``.
+    """Simulate the set's folder from its ``synthesize`` recipe when it does not exist yet
+    (:func:`~migraseg.data.synthetic.ensure_synthetic_dataset`; recipe keys ``n``, ``seed``,
+    ``preset``, ``overrides``, ``workers``).
 
     Raises:
         ValueError: the folder holds a simulated set made from another recipe.
     """
-    recipe = eval_set.synthesize
-    if not recipe:
-        return
-    from migraseg.synth.presets import load_preset  # the simulator: only for simulated sets
-    from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
+    if eval_set.synthesize:
+        from migraseg.data.synthetic import ensure_synthetic_dataset  # the simulator: only here
 
-    config = load_preset(str(recipe.get("preset", "confocal")), list(recipe.get("overrides") or []))
-    n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
-    if not cached_synthetic_dataset(eval_set.root, n, seed, config):
-        workers = int(recipe.get("workers", 1))
-        write_synthetic_dataset(eval_set.root, n, seed, config, workers, name=eval_set.root.name)
+        ensure_synthetic_dataset(eval_set.root, eval_set.synthesize)
 
 
 def set_from_path(path: str | Path, split: str) -> EvalSet:
@@ -64,31 +52,3 @@ def open_set(eval_set: EvalSet) -> tuple[DatasetSpec, list[SampleRecord]]:
     if not records:
         raise ValueError(f"{eval_set.root}: split {eval_set.split!r} is empty")
     return spec, records
-
-
-@dataclass
-class Truth:
-    """Annotations of one sample on its own grid."""
-
-    labels: np.ndarray  # (Y, X) class ids
-    migrasome_ids: np.ndarray  # (Y, X) instance ids
-    cell_ids: np.ndarray | None  # (Y, X) cell instance ids, when the dataset has cells/
-
-
-def cells_path(record: SampleRecord) -> Path:
-    """``cells/<stem>.tif`` beside the sample's ``masks/`` (optional in the contract)."""
-    return record.mask_path.parent.parent / "cells" / f"{record.stem}.tif"
-
-
-def read_truth(record: SampleRecord) -> Truth:
-    """Masks of a sample; migrasome instances from ``instances/`` when given, else the
-    connected components of the migrasome class."""
-    labels = read_image(record.mask_path)[0]
-    ids = read_migrasome_instances(record, labels)
-    cells = None
-    path = cells_path(record)
-    if path.is_file():
-        cells = read_image(path)[0]
-        if cells.shape != labels.shape:
-            raise ValueError(f"{path}: shape {cells.shape} != mask shape {labels.shape}")
-    return Truth(labels, ids, cells)

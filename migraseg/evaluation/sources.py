@@ -18,13 +18,15 @@ from migraseg.baseline import ClassicalParams, tune_on_dataset
 from migraseg.baseline import segment as classical_segment
 from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.data.contract import SampleRecord
+from migraseg.inference.settings import PredictSettings
 from migraseg.io import read_image
 from migraseg.postprocess import migrasome_instances
 from migraseg.utils.files import write_text_atomic
 
 CLASSICAL = "classical"
-NETWORK_SUFFIXES = (".ckpt", ".pt", ".pth", ".torchscript")
-FILE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx"}  # any other network file: TorchScript
+NETWORK_SUFFIXES = (".ckpt", ".pt", ".pth", ".torchscript", ".pt2", ".onnx")
+# any other network file: TorchScript
+FILE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx", ".pt2": "torch.export"}
 
 
 @dataclass
@@ -50,15 +52,16 @@ class PredictionSource(Protocol):
 
 
 class NetworkSource:
-    """A Lightning checkpoint or TorchScript file, run through :class:`Predictor`."""
+    """A Lightning checkpoint or an exported model file, run through :class:`Predictor`."""
 
     needs_image = True
 
-    def __init__(self, path: str | Path, predict: dict[str, Any] | None = None):
+    def __init__(self, path: str | Path, predict: PredictSettings | None = None):
         from migraseg.inference.predictor import Predictor  # torch: only when a model is used
 
         self.path = Path(path)
-        self.predictor = Predictor.from_path(self.path, **(predict or {}))
+        settings = predict or PredictSettings()
+        self.predictor = Predictor.from_path(self.path, **settings.predictor_kwargs())
 
     def describe(self) -> dict[str, Any]:
         """What actually ran: ``kind`` is the format of the file loaded (an ONNX export beside a
@@ -169,7 +172,7 @@ def model_kind(spec: str) -> str:
     if path.suffix in NETWORK_SUFFIXES:
         return "network"
     raise ValueError(
-        f"model {spec!r}: expected a .ckpt, a TorchScript file ({', '.join(NETWORK_SUFFIXES[1:])}),"
+        f"model {spec!r}: expected a .ckpt, an exported model ({', '.join(NETWORK_SUFFIXES[1:])}),"
         f" a folder of label TIFFs, or {CLASSICAL!r}"
     )
 
@@ -204,7 +207,7 @@ def name_models(specs: list[str] | dict[str, str]) -> dict[str, str]:
 
 def build_source(
     spec: str,
-    predict: dict[str, Any] | None,
+    predict: PredictSettings | None,
     postprocess: dict[str, float],
     classical: Callable[[], PredictionSource],
 ) -> PredictionSource:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from migraseg.constants import CLASS_NAMES, FOREGROUND_CLASSES
+from migraseg.evaluation.scoring import ImageRecord
 from migraseg.metrics.bootstrap import (
     mean_over_images,
     percentile_interval,
@@ -49,26 +50,26 @@ def size_bin_names(edges: Sequence[float]) -> list[str]:
 
 
 def _bin_counts(
-    rows: Sequence[dict], key: str, matched_key: str, edges: Sequence[float]
+    rows: Sequence[ImageRecord], key: str, matched_key: str, edges: Sequence[float]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per image and diameter bin: objects, and matched objects. → 2 × (N, n_bins)."""
     n_bins = len(edges) + 1
     total, matched = np.zeros((len(rows), n_bins)), np.zeros((len(rows), n_bins))
     for i, row in enumerate(rows):
-        obj = row["migrasome"]
-        bins = np.digitize(obj[key], edges)
+        obj = row.migrasome
+        bins = np.digitize(getattr(obj, key), edges)
         total[i] = np.bincount(bins, minlength=n_bins)
-        matched[i] = np.bincount(bins[obj[matched_key]], minlength=n_bins)
+        matched[i] = np.bincount(bins[getattr(obj, matched_key)], minlength=n_bins)
     return total, matched
 
 
-def matched_diameters(rows: Sequence[dict]) -> tuple[list[float], list[float]]:
+def matched_diameters(rows: Sequence[ImageRecord]) -> tuple[list[float], list[float]]:
     """True and predicted diameters (µm) of the matched migrasome pairs of all images."""
     true, pred = [], []
     for row in rows:
-        obj = row["migrasome"]
-        true += [obj["true_diameter_um"][j] for j in obj["matched_true"]]
-        pred += [obj["pred_diameter_um"][j] for j in obj["matched_pred"]]
+        obj = row.migrasome
+        true += [obj.true_diameter_um[j] for j in obj.matched_true]
+        pred += [obj.pred_diameter_um[j] for j in obj.matched_pred]
     return true, pred
 
 
@@ -93,31 +94,31 @@ class SetStatistics:
     bin_names: list[str]
 
     @classmethod
-    def from_rows(cls, rows: Sequence[dict], size_bin_edges_um: Sequence[float]) -> SetStatistics:
+    def from_rows(
+        cls, rows: Sequence[ImageRecord], size_bin_edges_um: Sequence[float]
+    ) -> SetStatistics:
         n = len(rows)
         fiber = {
-            f.name: np.array([r["retraction_fiber"][f.name] for r in rows], np.float64)
+            f.name: np.array([getattr(r.retraction_fiber, f.name) for r in rows], np.float64)
             for f in fields(FiberScores)
         }
-        mig = [r["migrasome"] for r in rows]
+        mig = [r.migrasome for r in rows]
         pairs_true, pairs_pred = matched_diameters(rows)
-        pair_image = [i for i, m in enumerate(mig) for _ in m["matched_true"]]
-        pair_iou = [iou for m in mig for iou in m["matched_iou"]]
+        pair_image = [i for i, m in enumerate(mig) for _ in m.matched_true]
+        pair_iou = [iou for m in mig for iou in m.matched_iou]
         true_total, true_found = _bin_counts(
             rows, "true_diameter_um", "matched_true", size_bin_edges_um
         )
         pred_total, pred_correct = _bin_counts(
             rows, "pred_diameter_um", "matched_pred", size_bin_edges_um
         )
-        has_cells = n > 0 and all(r.get("cell") for r in rows)
+        has_cells = n > 0 and all(r.cell is not None for r in rows)
         return cls(
-            counts=np.array([r["counts"] for r in rows], np.float64).reshape(
-                n, len(CLASS_NAMES), 3
-            ),
+            counts=np.array([r.counts for r in rows], np.float64).reshape(n, len(CLASS_NAMES), 3),
             fiber=fiber,
-            n_true=np.array([m["n_true"] for m in mig], np.float64),
-            n_pred=np.array([m["n_pred"] for m in mig], np.float64),
-            tp_by_iou=np.array([m["tp_by_iou"] for m in mig], np.float64).reshape(
+            n_true=np.array([m.n_true for m in mig], np.float64),
+            n_pred=np.array([m.n_pred for m in mig], np.float64),
+            tp_by_iou=np.array([m.tp_by_iou for m in mig], np.float64).reshape(
                 n, len(IOU_THRESHOLDS)
             ),
             pair_image=np.array(pair_image, np.int64),
@@ -129,7 +130,7 @@ class SetStatistics:
             pred_by_size=pred_total,
             correct_by_size=pred_correct,
             cells=(
-                np.array([[r["cell"][k] for k in ("n_true", "n_pred", "tp")] for r in rows], float)
+                np.array([[r.cell.n_true, r.cell.n_pred, r.cell.tp] for r in rows], float)
                 if has_cells
                 else None
             ),
@@ -258,7 +259,7 @@ class SetSummary:
 
 
 def summarize(
-    rows: Sequence[dict],
+    rows: Sequence[ImageRecord],
     weights: np.ndarray | None = None,
     size_bin_edges_um: Sequence[float] = (0.5, 1.0, 2.0, 3.0),
     level: float = 0.95,

@@ -9,10 +9,8 @@ model's headline numbers with :class:`VerdictThresholds`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from migraseg.evaluation.harness import SetResult
+from migraseg.evaluation.results import SetResult
 
 RANK_KEY = "migrasome.f1@0.5"
 

@@ -32,10 +32,11 @@ import numpy as np
 from migraseg.inference.planes import FileLayout, normalize_axes, select_channels
 from migraseg.inference.predictor import Predictor
 from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
-from migraseg.measure.fibers import POSITIONS
 from migraseg.measure.frame import STRIP_PIXELS, FrameMeasurements, measure_frame
 from migraseg.measure.tables import (
-    SUMMARY_KEYS,
+    MIGRASOME_COLUMNS,
+    MIGRASOME_TAIL,
+    SUMMARY_COLUMNS,
     channel_columns,
     migrasome_rows,
     read_csv,
@@ -50,16 +51,6 @@ MANIFEST = ".migraseg-manifest.json"
 SUMMARY = "summary.csv"
 MAX_RESCALE = 8.0  # refuse (without force) images rescaled more than this, up or down
 BIG_TILES = 400  # files with more tiles than this get a size and time estimate first
-MIGRASOME_COLUMNS = [
-    "id", "frame", "z", "centroid_x_px", "centroid_y_px", "centroid_x_um", "centroid_y_um",
-    "area_um2", "diameter_um",
-]  # fmt: skip
-MIGRASOME_TAIL = ["position", "nearest_cell_id"]
-SUMMARY_COLUMNS = [
-    *SUMMARY_KEYS, "pixel_size_um", "n_migrasomes", "n_cells", "fiber_length_um",
-    "migrasomes_per_cell", "migrasomes_per_100um_fiber", "median_diameter_um",
-    *(f"n_{p}" for p in POSITIONS),
-]  # fmt: skip
 
 
 @dataclass

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from migraseg.inference.backends import OnnxModel, resolve_device
+from migraseg.inference.exported_program import PROGRAM_SUFFIX, load_exported_program
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import build_model
 from migraseg.utils.torchscript import quiet_torchscript
@@ -131,8 +132,8 @@ def choose_model_file(path: str | Path, backend: str = "auto", device: str = "au
 
 
 def load_model(path: str | Path) -> tuple[nn.Module | OnnxModel, ModelMeta]:
-    """Load by suffix: ``.ckpt`` (Lightning), ``.pt``/``.pth``/``.torchscript`` (TorchScript) or
-    ``.onnx`` (ONNX Runtime, CPU).
+    """Load by suffix: ``.ckpt`` (Lightning), ``.pt``/``.pth``/``.torchscript`` (TorchScript),
+    ``.pt2`` (``torch.export`` program) or ``.onnx`` (ONNX Runtime, CPU).
 
     Raises:
         ModelLoadError: missing file, unknown suffix, or a file that is not a migraseg model.
@@ -140,11 +141,16 @@ def load_model(path: str | Path) -> tuple[nn.Module | OnnxModel, ModelMeta]:
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
-    loaders = {".ckpt": load_checkpoint_model, ".onnx": load_onnx_model}
+    loaders = {
+        ".ckpt": load_checkpoint_model,
+        ".onnx": load_onnx_model,
+        PROGRAM_SUFFIX: load_exported_program,
+    }
     loaders.update(dict.fromkeys(TORCHSCRIPT_SUFFIXES, load_torchscript_model))
     if path.suffix not in loaders:
         raise ModelLoadError(
-            f"{path}: unknown model suffix (use .ckpt, .onnx or {', '.join(TORCHSCRIPT_SUFFIXES)})"
+            f"{path}: unknown model suffix (use .ckpt, .onnx, {PROGRAM_SUFFIX} or "
+            f"{', '.join(TORCHSCRIPT_SUFFIXES)})"
         )
     try:
         return loaders[path.suffix](path)

@@ -21,12 +21,12 @@ from torch import nn
 
 from migraseg.inference.backends import OnnxModel, make_runner
 from migraseg.inference.loading import choose_model_file, load_model
-from migraseg.inference.resample import LinearResampler, model_grid_shape
 from migraseg.inference.tiling import gaussian_weights, padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import percentile_scaling, subsample_step
 from migraseg.postprocess import migrasome_instances
+from migraseg.resample import LinearResampler, model_grid_shape
 
 
 class RowSource(Protocol):

@@ -11,10 +11,23 @@ from typing import Any
 
 import roifile
 
+from migraseg.measure.fibers import POSITIONS
 from migraseg.measure.frame import FrameMeasurements
 from migraseg.utils.files import atomic_path
 
 SUMMARY_KEYS = ("image", "frame", "z")
+# <stem>_migrasomes.csv: these, then mean_intensity_<channel> per channel, then the tail
+MIGRASOME_COLUMNS = [
+    "id", "frame", "z", "centroid_x_px", "centroid_y_px", "centroid_x_um", "centroid_y_um",
+    "area_um2", "diameter_um",
+]  # fmt: skip
+MIGRASOME_TAIL = ["position", "nearest_cell_id"]
+# <stem>_summary.csv and the run's summary.csv: one row per frame
+SUMMARY_COLUMNS = [
+    *SUMMARY_KEYS, "pixel_size_um", "n_migrasomes", "n_cells", "fiber_length_um",
+    "migrasomes_per_cell", "migrasomes_per_100um_fiber", "median_diameter_um",
+    *(f"n_{p}" for p in POSITIONS),
+]  # fmt: skip
 
 
 def channel_columns(names: Sequence[str]) -> list[str]:

@@ -1,16 +1,20 @@
 """bioimage.io model packages (spec 0.5) that deepImageJ/Fiji, ilastik and napari can run.
 
-The package holds TorchScript weights of the network *with a softmax appended* (spec 0.5 has
-no portable softmax post-processing), the percentile normalisation as a ``scale_range``
-pre-processing step (the formula and ε of :mod:`migraseg.normalization`, exactly), a test input
-and the output migraseg itself computes for it, a cover image, the model card as README (with
-its ``# Validation`` section), licence, citations with a DOI only and authors from the publish
-info. URLs are avoided on purpose: bioimageio.core would
-resolve them over the network while testing (../shared/STACK.md), and the test must run offline.
+The package holds the network *with a softmax appended* (spec 0.5 has no portable softmax
+post-processing) twice: as TorchScript weights, and as ``pytorch_state_dict`` weights whose
+architecture is source (:mod:`migraseg.publish.package_network`, copied in) plus keyword
+arguments, the format that survives PyTorch upgrades. It also holds the percentile
+normalisation as a ``scale_range`` pre-processing step (the formula and ε of
+:mod:`migraseg.normalization`, exactly), a test input and the output migraseg itself computes
+for it, a cover image, the model card as README (with its ``# Validation`` section), licence,
+citations with a DOI only and authors from the publish info. URLs are avoided on purpose:
+bioimageio.core would resolve them over the network while testing (../shared/STACK.md), and
+the test must run offline.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from migraseg.io import write_tiff
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import EPS, percentile_normalize
+from migraseg.publish import package_network
 from migraseg.publish.info import PublishInfo
 from migraseg.utils.files import atomic_dir, atomic_path
 from migraseg.utils.torchscript import quiet_torchscript
@@ -55,6 +60,29 @@ def _trace_with_softmax(net: nn.Module, meta: ModelMeta, path: Path) -> nn.Modul
     with quiet_torchscript():
         torch.jit.save(traced, str(path))
     return traced
+
+
+def network_kwargs(meta: ModelMeta) -> dict:
+    """Keyword arguments of :class:`~migraseg.publish.package_network.MigrasegNetwork`."""
+    kwargs = {k: v for k, v in meta.model.items() if k != "encoder_weights"}
+    kwargs["decoder_channels"] = list(kwargs.get("decoder_channels", ()))
+    return {**kwargs, "in_channels": meta.in_channels, "classes": len(meta.class_names)}
+
+
+def _state_dict_weights(net: nn.Module, meta: ModelMeta, work: Path, v: object) -> object:
+    """``pytorch_state_dict`` weights: the state dict of network + softmax, and its source."""
+    source = work / "migraseg_network.py"
+    shutil.copyfile(package_network.__file__, source)
+    torch.save(WithSoftmax(net).state_dict(), work / "weights_state_dict.pt")
+    return v.PytorchStateDictWeightsDescr(
+        source=work / "weights_state_dict.pt",
+        architecture=v.ArchitectureFromFileDescr(
+            source=source,
+            callable=v.Identifier(package_network.MigrasegNetwork.__name__),
+            kwargs=network_kwargs(meta),
+        ),
+        pytorch_version=v.Version(torch.__version__.split("+")[0]),
+    )
 
 
 def _axes(meta: ModelMeta, v: object) -> tuple[list, list]:
@@ -170,7 +198,8 @@ def build_package(
                 torchscript=v.TorchscriptWeightsDescr(
                     source=work / "weights_torchscript.pt",
                     pytorch_version=v.Version(torch.__version__.split("+")[0]),
-                )
+                ),
+                pytorch_state_dict=_state_dict_weights(net, meta, work, v),
             ),
         )
         output = Path(output)

@@ -19,12 +19,13 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from migraseg.data.datamodule import SegmentationDataModule
-from migraseg.evaluation.harness import print_metrics
 from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
+from migraseg.evaluation.render import print_metrics
 from migraseg.evaluation.sets import EvalSet
 from migraseg.evaluation.sources import CLASSICAL, name_models
-from migraseg.export import export_torchscript
+from migraseg.export import export_program, export_torchscript
 from migraseg.inference.loading import load_checkpoint_model
+from migraseg.inference.settings import PredictSettings
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
 from migraseg.training.callbacks import ValidationImagePanels
 from migraseg.training.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
@@ -124,7 +125,8 @@ def scaled_optimizer(cfg: DictConfig, trainer: L.Trainer) -> Callable[..., Any]:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train, then (if enabled) evaluate the best checkpoint and export it to TorchScript.
+    """Train, then (if enabled) evaluate the best checkpoint and export it (TorchScript
+    ``model.pt`` and ``torch.export`` ``model.pt2``).
 
     A run folder that already holds checkpoints (a requeued or restarted job) resumes from the
     newest readable one with ``ckpt_path=auto`` (the default); see
@@ -132,7 +134,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     Returns:
         ``{"checkpoint" (None after fast_dev_run), "metrics" (headline numbers or None),
-        "metrics_path", "model_path", "output_dir", "trainer_metrics"}``.
+        "metrics_path", "model_path" (TorchScript), "program_path" (torch.export), "output_dir",
+        "trainer_metrics"}``.
 
     Raises:
         SystemExit: with status 143 when a stop signal ended training (a checkpoint was written
@@ -179,16 +182,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "metrics": None,
         "metrics_path": None,
         "model_path": None,
+        "program_path": None,
     }
     if not trainer.is_global_zero or checkpoint is None:
         return result
     if cfg.get("export"):  # first: a failing evaluation must not cost the exported model
         net, meta = load_checkpoint_model(checkpoint)
         result["model_path"] = str(export_torchscript(net, meta, output_dir / "model.pt"))
+        try:  # the successor format must not cost the run its evaluation (model.pt is written)
+            result["program_path"] = str(export_program(net, meta, output_dir / "model.pt2"))
+        except Exception as err:
+            log.warning("model.pt2 not written (%s: %s); model.pt is", type(err).__name__, err)
     if cfg.get("evaluate"):
         result.update(evaluate_checkpoint(cfg, checkpoint, datamodule, output_dir))
     log.info("checkpoint: %s", result["checkpoint"])
-    for key in ("metrics_path", "model_path"):
+    for key in ("metrics_path", "model_path", "program_path"):
         if result[key]:
             log.info("%s: %s", key.replace("_", " "), result[key])
     return result
@@ -210,7 +218,7 @@ def evaluate_checkpoint(
         models,
         [eval_set],
         output_dir,
-        predict=OmegaConf.to_container(cfg.predict, resolve=True),
+        predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
         baseline=BaselineOptions(tune_on=str(spec.root)),
     )
     print_metrics(run.results)

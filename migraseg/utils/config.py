@@ -6,8 +6,29 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-# The repository's configs/ (absolute: Hydra's relative lookup fails under editable installs).
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def find_config_dir(package_dir: Path = PACKAGE_DIR) -> Path:
+    """The Hydra config folder: ``migraseg/configs`` in an installed wheel (setup.py ships the
+    repository's ``configs/`` there), else the repository's top-level ``configs/`` beside the
+    package (a clone, or an editable install).
+
+    Raises:
+        FileNotFoundError: neither holds ``train.yaml`` (a broken install), naming both places.
+    """
+    candidates = (package_dir / "configs", package_dir.parent / "configs")
+    for candidate in candidates:
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"migraseg's configs not found (no train.yaml in {' or '.join(map(str, candidates))}); "
+        "reinstall migraseg, or run it from a clone of its repository"
+    )
+
+
+# Absolute: Hydra's relative lookup fails under editable installs.
+CONFIG_DIR = str(find_config_dir())
 
 
 def auto_precision() -> str:

@@ -1,4 +1,6 @@
-"""Write simulated images as a dataset folder in the data/README.md contract."""
+"""Write simulated images as a dataset folder in the data/README.md contract, and simulate a
+folder from a recipe when it does not hold that dataset yet (training's default dataset and
+simulated evaluation sets both do, through :func:`ensure_synthetic_dataset`)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from migraseg.data.contract import make_splits, read_dataset_yaml, write_dataset
 from migraseg.io import write_tiff
 from migraseg.synth.generator import make_sample
 from migraseg.synth.params import SynthConfig, synth_config_from_mapping
+from migraseg.synth.presets import load_preset
 from migraseg.synth.truth import csv_text
 from migraseg.utils.files import write_text_atomic
 
@@ -117,3 +120,39 @@ def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig)
         f"{root} holds a simulated dataset made with other settings ({detail}); delete the "
         f"folder to simulate it again, or use another folder"
     )
+
+
+def recipe_config(recipe: Mapping[str, Any]) -> SynthConfig:
+    """The simulator settings of a recipe: its ``simulator`` mapping (in the shape of
+    configs/data/synth/*.yaml, as training composes it into ``data.synthesize``), or else its
+    ``preset`` (default ``confocal``) with ``overrides`` (``key=value`` strings, as evaluation
+    sets name them)."""
+    if "simulator" in recipe:
+        return synth_config_from_mapping(recipe["simulator"])
+    return load_preset(str(recipe.get("preset", "confocal")), list(recipe.get("overrides") or []))
+
+
+def ensure_synthetic_dataset(
+    root: str | Path, recipe: Mapping[str, Any], simulate: bool = True
+) -> bool:
+    """Simulate the dataset folder ``root`` from ``recipe`` unless it already holds it.
+
+    Recipe keys: ``n`` (default 12), ``seed`` (0), ``workers`` (1), and the simulator settings
+    (:func:`recipe_config`).
+
+    Args:
+        simulate: False only checks (what DDP ranks other than 0 do while rank 0 simulates).
+
+    Returns:
+        Whether ``root`` now holds the dataset (always True when ``simulate``).
+
+    Raises:
+        ValueError: ``root`` holds a simulated dataset made from another recipe.
+    """
+    config = recipe_config(recipe)
+    n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
+    if cached_synthetic_dataset(Path(root), n, seed, config):
+        return True
+    if simulate:
+        write_synthetic_dataset(root, n, seed, config, int(recipe.get("workers", 1)))
+    return simulate

@@ -1,0 +1,83 @@
+"""What an evaluation run produces: per set, each model's per-image records, summary and best
+and worst image (:class:`SetResult`), from which metrics.json, the report and the console table
+are made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migraseg.data.contract import DatasetSpec, SampleRecord
+from migraseg.evaluation.scoring import ImageRecord
+from migraseg.evaluation.sets import EvalSet
+from migraseg.evaluation.sources import Segmentation
+from migraseg.evaluation.summary import SetSummary
+
+
+@dataclass
+class Extreme:
+    """One image's prediction kept for the report's overlays."""
+
+    stem: str
+    quality: float
+    segmentation: Segmentation
+
+
+@dataclass
+class Extremes:
+    """The best and worst image of a model on a set, by :func:`image_quality`."""
+
+    best: Extreme | None = None
+    worst: Extreme | None = None
+
+    def offer(self, stem: str, quality: float, segmentation: Segmentation) -> None:
+        """Keep the prediction if it is the best or worst image so far."""
+        if quality != quality:
+            return
+        if self.best is None or quality > self.best.quality:
+            self.best = Extreme(stem, quality, segmentation)
+        if self.worst is None or quality < self.worst.quality:
+            self.worst = Extreme(stem, quality, segmentation)
+
+
+@dataclass
+class ModelResult:
+    """One model on one set: per-image records, the summary, its best and worst image."""
+
+    rows: list[ImageRecord]
+    summary: SetSummary
+    seconds: float
+    extremes: Extremes = field(default_factory=Extremes)
+
+
+@dataclass
+class SetResult:
+    """All models on one set."""
+
+    eval_set: EvalSet
+    spec: DatasetSpec
+    records: list[SampleRecord]
+    models: dict[str, ModelResult]
+    reference: str | None = None
+    comparison: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verdict: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.spec.name,
+            "root": str(self.eval_set.root),
+            "split": self.eval_set.split,
+            "n_images": len(self.records),
+            "pixel_size_um": sorted({r.pixel_size_um for r in self.records}),
+            "verdict": self.verdict,
+            "reference": self.reference,
+            "comparison": self.comparison,
+            "models": {
+                name: {
+                    **result.summary.to_dict(),
+                    "seconds": round(result.seconds, 2),
+                    "per_image": [row.to_dict() for row in result.rows],
+                }
+                for name, result in self.models.items()
+            },
+        }

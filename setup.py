@@ -1,0 +1,17 @@
+"""Packaging beyond what pyproject.toml can say: the top-level ``configs/`` ships in the wheel.
+
+``configs/`` stays where a clone's users look for it (the repository root), and the wheel
+carries it as the data-only package ``migraseg/configs`` (every YAML file except the untracked
+per-machine ``configs/local/``), so an installed migraseg trains, simulates and exports outside
+a clone. :mod:`migraseg.utils.config` looks there first, then beside the package (a clone or an
+editable install). docs/packaging.md explains it.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    packages=[*find_packages(include=["migraseg", "migraseg.*"]), "migraseg.configs"],
+    package_dir={"migraseg.configs": "configs"},
+    package_data={"migraseg.configs": ["*.yaml", "**/*.yaml"]},
+    exclude_package_data={"migraseg.configs": ["local/*", "local/**/*"]},
+)
