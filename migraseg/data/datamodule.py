@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,17 +13,44 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
+from migraseg.constants import IGNORE_LABEL
 from migraseg.data.cache import CACHE_MODES, load_samples
-from migraseg.data.contract import DatasetSpec, load_dataset, read_dataset_yaml
+from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_dataset_yaml
 from migraseg.data.dataset import (
     LoadedSample,
+    MixedPatchDataset,
     PatchDataset,
     PatchSampler,
     WholeImageDataset,
     load_truth_instances,
 )
-from migraseg.synth.params import synth_config_from_mapping
+from migraseg.io import read_image
+from migraseg.synth.params import SynthConfig, synth_config_from_mapping
 from migraseg.synth.writer import cached_synthetic_dataset, write_synthetic_dataset
+
+log = logging.getLogger(__name__)
+
+
+def simulate_once(root: Path, n: int, seed: int, config: SynthConfig, workers: int = 1) -> None:
+    """Simulate a dataset into ``root`` on rank 0 unless it is cached; other ranks wait for it.
+
+    Raises:
+        ValueError: the folder holds a simulated dataset made with other settings.
+    """
+    if config.timelapse.n_frames > 1:
+        raise ValueError(
+            "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
+            "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
+        )
+    if cached_synthetic_dataset(root, n, seed, config):
+        return
+    if rank_zero_only.rank == 0:
+        write_synthetic_dataset(root, n, seed, config, workers)
+    deadline = time.monotonic() + 1800
+    while not (root / "dataset.yaml").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited 30 min for rank 0 to simulate {root}; see its log")
+        time.sleep(2)
 
 
 class ShardSampler(Sampler[int]):
@@ -96,6 +124,14 @@ class SegmentationDataModule(L.LightningDataModule):
         synthesize: if the folder has no dataset.yaml, simulate ``{"n": ..., "seed": ...,
             "simulator": {...}}`` images into it first (the embedded default dataset;
             ``simulator`` is a configs/data/synth preset, absent: the default confocal one).
+        synthetic_mix: fraction of training patches drawn from simulated images instead
+            (fine-tuning keeps what the model learnt there); 0: none.
+        synthetic_mix_source: where those come from: ``{"preset": name or "auto" (the
+            dataset's modality), "root": folder holding ``synthetic_<preset>/``, "n", "seed",
+            "workers"}``; the train split of that simulated dataset is used (simulated once).
+        min_images_to_hold_out: a dataset with fewer images and no ``splits`` in dataset.yaml
+            trains on all of them. Whenever the validation split is empty, the training images
+            are validated on instead (with a warning: those scores are optimistic).
     """
 
     def __init__(
@@ -117,6 +153,9 @@ class SegmentationDataModule(L.LightningDataModule):
         split_seed: int = 0,
         seed: int = 0,
         synthesize: dict | None = None,
+        synthetic_mix: float = 0.0,
+        synthetic_mix_source: dict | None = None,
+        min_images_to_hold_out: int = 3,
     ):
         super().__init__()
         if patch_size % 32:
@@ -138,7 +177,15 @@ class SegmentationDataModule(L.LightningDataModule):
         self.fractions = (migrasome_fraction, fiber_fraction)
         self.percentiles = tuple(percentiles)
         self.split_seed, self.seed, self.synthesize = split_seed, seed, synthesize
+        if not 0.0 <= synthetic_mix <= 1.0:
+            raise ValueError(f"data.synthetic_mix must be in [0, 1], got {synthetic_mix}")
+        if synthetic_mix > 0 and not synthetic_mix_source:
+            raise ValueError("data.synthetic_mix > 0 needs data.synthetic_mix_source")
+        self.synthetic_mix = synthetic_mix
+        self.synthetic_mix_source = dict(synthetic_mix_source or {})
+        self.min_images_to_hold_out = min_images_to_hold_out
         self.spec: DatasetSpec | None = None
+        self.val_records: list[SampleRecord] = []
         self.loaded: dict[str, list[LoadedSample]] = {}
         # a rank may get no validation image when there are fewer images than ranks
         self.allow_zero_length_dataloader_with_multiple_devices = True
@@ -146,31 +193,58 @@ class SegmentationDataModule(L.LightningDataModule):
         self._train_loader_state: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
-        """Simulate the default dataset on rank 0 if asked and absent; other ranks wait for it.
+        """Simulate the default dataset (and the one mixed in) on rank 0 if asked and absent;
+        other ranks wait for it.
 
         Raises:
             ValueError: the folder holds a simulated dataset made with other settings.
         """
-        marker = self.root / "dataset.yaml"
-        if self.synthesize is None:
-            return
-        n, seed = int(self.synthesize["n"]), int(self.synthesize.get("seed", 0))
-        config = synth_config_from_mapping(self.synthesize.get("simulator"))
-        if config.timelapse.n_frames > 1:
-            raise ValueError(
-                "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
-                "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
+        if self.synthesize is not None:
+            simulate_once(
+                self.root,
+                int(self.synthesize["n"]),
+                int(self.synthesize.get("seed", 0)),
+                synth_config_from_mapping(self.synthesize.get("simulator")),
+                int(self.synthesize.get("workers", 1)),
             )
-        if cached_synthetic_dataset(self.root, n, seed, config):
-            return
-        if rank_zero_only.rank == 0:
-            workers = int(self.synthesize.get("workers", 1))
-            write_synthetic_dataset(self.root, n, seed, config, workers)
-        deadline = time.monotonic() + 1800
-        while not marker.exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"waited 30 min for rank 0 to simulate {self.root}; see its log")
-            time.sleep(2)
+        if self.synthetic_mix > 0:
+            source = self.synthetic_mix_source
+            simulate_once(
+                self.synthetic_root,
+                int(source.get("n", 60)),
+                int(source.get("seed", 0)),
+                self.synthetic_preset(),
+                int(source.get("workers", 1)),
+            )
+
+    @property
+    def mix_preset_name(self) -> str:
+        """The simulator preset mixed in: ``synthetic_mix_source.preset``, where ``auto`` means
+        the preset named after the dataset's modality (``confocal`` or ``tem``)."""
+        name = str(self.synthetic_mix_source.get("preset") or "auto")
+        return str(self.dataset_info().get("modality", "confocal")) if name == "auto" else name
+
+    @property
+    def synthetic_root(self) -> Path:
+        """Folder of the simulated dataset mixed in (as ``data=synthetic`` names it)."""
+        base = self.synthetic_mix_source.get("root") or self.root.parent
+        return Path(base) / f"synthetic_{self.mix_preset_name}"
+
+    def synthetic_preset(self) -> SynthConfig:
+        from migraseg.synth.presets import load_preset  # composes with Hydra: only when mixing
+
+        return load_preset(self.mix_preset_name)
+
+    def check_annotated(self) -> None:
+        """Raise ``ValueError`` (one line) unless some training mask has an annotated pixel."""
+        records = self.validated_spec().split("train")
+        for record in records:
+            if (read_image(record.mask_path)[0] != IGNORE_LABEL).any():
+                return
+        raise ValueError(
+            f"{self.root}: every training mask is {IGNORE_LABEL} (not annotated); paint at least "
+            "some pixels (data/README.md, partial annotations)"
+        )
 
     def dataset_info(self) -> dict:
         """dataset.yaml's content (cheap: reads no image; call after prepare_data)."""
@@ -187,21 +261,51 @@ class SegmentationDataModule(L.LightningDataModule):
     def validated_spec(self) -> DatasetSpec:
         """The dataset, validated once (every image is decoded: slow for large datasets)."""
         if self.spec is None:
-            self.spec = load_dataset(self.root, split_seed=self.split_seed)
+            spec = load_dataset(self.root, split_seed=self.split_seed)
+            n = len(spec.samples)
+            if not self.dataset_info().get("splits") and n < self.min_images_to_hold_out:
+                log.warning(
+                    "%s: %d image(s), fewer than data.min_images_to_hold_out=%d: all train",
+                    self.root,
+                    n,
+                    self.min_images_to_hold_out,
+                )
+                spec.splits = {"train": sorted(spec.samples), "val": [], "test": []}
+            self.spec = spec
         return self.spec
 
     def setup(self, stage: str | None = None) -> None:
         self.validated_spec()
+        self.val_records = self.spec.split("val")
+        if not self.val_records:
+            log.warning(
+                "%s has no validation images: validating on the training images (the scores "
+                "and the best checkpoint are chosen on images the model trains on)",
+                self.root,
+            )
+            self.val_records = self.spec.split("train")
+        records = {"train": self.spec.split("train"), "val": self.val_records}
         splits = {"fit": ("train", "val"), "validate": ("val",)}
         for split in splits.get(stage or "fit", ("train", "val")):
             if split not in self.loaded:
-                self.loaded[split] = load_samples(
-                    self.spec.split(split),
-                    self.model_pixel_size_um,
-                    self.percentiles,
-                    self.cache,
-                    self.cache_dir,
-                )
+                self.loaded[split] = self._load(records[split])
+        if self.synthetic_mix > 0 and "train" in self.loaded and "synthetic" not in self.loaded:
+            self.loaded["synthetic"] = self._load(self._synthetic_records())
+
+    def _load(self, records: list[SampleRecord]) -> list[LoadedSample]:
+        return load_samples(
+            records, self.model_pixel_size_um, self.percentiles, self.cache, self.cache_dir
+        )
+
+    def _synthetic_records(self) -> list[SampleRecord]:
+        spec = load_dataset(self.synthetic_root)
+        if len(spec.channels) != len(self.spec.channels):
+            raise ValueError(
+                f"data.synthetic_mix: preset {self.mix_preset_name!r} simulates "
+                f"{len(spec.channels)} channel(s), {self.root} has {len(self.spec.channels)}; "
+                "choose data.synthetic_mix_source.preset or set data.synthetic_mix=0"
+            )
+        return spec.split("train") or spec.split(None)
 
     @property
     def model_pixel_size_um(self) -> float:
@@ -216,6 +320,11 @@ class SegmentationDataModule(L.LightningDataModule):
         dataset = PatchDataset(
             self.loaded["train"], self.patch_size, self.augment, self.seed, *self.fractions
         )
+        if self.synthetic_mix > 0:
+            synthetic = PatchDataset(
+                self.loaded["synthetic"], self.patch_size, self.augment, self.seed, *self.fractions
+            )
+            dataset = MixedPatchDataset(dataset, synthetic, self.synthetic_mix, self.seed)
         sampler = PatchSampler(self.samples_per_epoch, *self._rank_world())
         self._train_loader = PatchLoader(
             dataset,
@@ -247,7 +356,7 @@ class SegmentationDataModule(L.LightningDataModule):
         samples = self.loaded["val"]
         instances = [
             load_truth_instances(record, sample.mask.shape)
-            for record, sample in zip(self.spec.split("val"), samples, strict=True)
+            for record, sample in zip(self.val_records, samples, strict=True)
         ]
         return DataLoader(
             WholeImageDataset(samples, instances),

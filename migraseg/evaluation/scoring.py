@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.constants import CELL, FIBER, IGNORE_LABEL, MIGRASOME
 from migraseg.metrics.centerline import fiber_scores
 from migraseg.metrics.objects import (
     IOU_THRESHOLDS,
+    drop_ignored_objects,
     equivalent_diameter_um,
     instance_overlaps,
     match_overlaps,
@@ -85,6 +86,10 @@ def score_image(
             instance metrics are left out).
         settings: tolerances and bins.
 
+    Truth pixels labelled ``IGNORE_LABEL`` (255, not annotated) are left out of the pixel
+    counts and of the predicted fiber mask, and predicted migrasomes and cells lying mostly in
+    them are not counted (neither right nor wrong).
+
     Returns:
         A JSON-ready dict (see the README's metrics.json schema, ``per_image``).
     """
@@ -94,13 +99,21 @@ def score_image(
             f"prediction shape {pred_labels.shape} != truth shape {truth_labels.shape}"
         )
     counts = class_counts(pred_labels, truth_labels)
+    ignored = truth_labels == IGNORE_LABEL
+    partial = bool(ignored.any())
+    pred_fiber = pred_labels == FIBER
+    if partial:
+        pred_fiber &= ~ignored
+        pred_ids = drop_ignored_objects(pred_ids, ignored)
     fibers = fiber_scores(
-        pred_labels == FIBER, truth_labels == FIBER, pixel_size_um, settings.fiber_tolerance_um
+        pred_fiber, truth_labels == FIBER, pixel_size_um, settings.fiber_tolerance_um
     )
     migrasomes = _objects(truth_ids, pred_ids, pixel_size_um)
     cells = None
     if truth_cells is not None:
         pred_cells = cell_instances(pred_labels, pixel_size_um, settings.cell_min_area_um2)
+        if partial:
+            pred_cells = drop_ignored_objects(pred_cells, ignored)
         match = match_overlaps(instance_overlaps(truth_cells, pred_cells), IOU_THRESHOLD)
         cells = {"n_true": match.n_true, "n_pred": match.n_pred, "tp": match.tp}
     dice = scores_from_counts(counts)["dice"]
