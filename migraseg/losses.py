@@ -49,10 +49,13 @@ def soft_cldice_loss(
     """1 − soft clDice of one class, pooled over the batch.
 
     Topology precision: the predicted soft skeleton inside the true mask; topology sensitivity:
-    the true skeleton inside the predicted mask. Both count only ``valid`` pixels.
+    the true skeleton inside the predicted mask. Pixels outside ``valid`` (unannotated) count
+    as empty in both maps and in no sum.
 
     Shape: prob, truth, valid (N, 1, H, W) floats in [0, 1] → scalar.
     """
+    if valid is not None:  # unannotated pixels read as empty: no gradient reaches them
+        prob, truth = prob * valid, truth * valid
     skel_pred, skel_true = soft_skeleton(prob, iterations), soft_skeleton(truth, iterations)
     if valid is not None:
         skel_pred, skel_true = skel_pred * valid, skel_true * valid

@@ -127,8 +127,9 @@ class SegmentationDataModule(L.LightningDataModule):
         synthetic_mix: fraction of training patches drawn from simulated images instead
             (fine-tuning keeps what the model learnt there); 0: none.
         synthetic_mix_source: where those come from: ``{"preset": name or "auto" (the
-            dataset's modality), "root": folder holding ``synthetic_<preset>/``, "n", "seed",
-            "workers"}``; the train split of that simulated dataset is used (simulated once).
+            dataset's modality), "overrides": preset ``key=value`` strings, "root": folder
+            holding ``synthetic_<preset>/``, "n", "seed", "workers"}``; the train split of that
+            simulated dataset is used (simulated once).
         min_images_to_hold_out: a dataset with fewer images and no ``splits`` in dataset.yaml
             trains on all of them. Whenever the validation split is empty, the training images
             are validated on instead (with a warning: those scores are optimistic).
@@ -233,7 +234,9 @@ class SegmentationDataModule(L.LightningDataModule):
     def synthetic_preset(self) -> SynthConfig:
         from migraseg.synth.presets import load_preset  # composes with Hydra: only when mixing
 
-        return load_preset(self.mix_preset_name)
+        return load_preset(
+            self.mix_preset_name, list(self.synthetic_mix_source.get("overrides") or [])
+        )
 
     def check_annotated(self) -> None:
         """Raise ``ValueError`` (one line) unless some training mask has an annotated pixel."""
