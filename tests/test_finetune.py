@@ -16,7 +16,12 @@ from migraseg.export import export_torchscript
 from migraseg.io import read_image, write_tiff
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import build_model
-from migraseg.training.run import TrainingInputError, load_init_weights, train
+from migraseg.training.run import (
+    TrainingInputError,
+    load_init_weights,
+    simulator_preset_of,
+    train,
+)
 from migraseg.utils.torchscript import quiet_torchscript
 
 from .conftest import TEST_OVERRIDES, compose_config, make_tiny_dataset
@@ -72,6 +77,21 @@ def test_a_resnet18_model_pt_as_make_train_writes_it_loads_by_name(tmp_path):
     x = torch.rand(1, 1, 64, 64)
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), net(x))
+
+
+@pytest.mark.parametrize(
+    ("dataset", "modality", "preset"),
+    [
+        ("synthetic_tem", "tem", "tem"),
+        ("my_lab", "tem", "tem"),
+        ("synthetic_unknown", "confocal", "confocal"),
+    ],
+)
+def test_the_simulator_mixed_in_is_the_models_own_preset_else_its_modality(
+    dataset, modality, preset
+):
+    meta = ModelMeta(1, 0.1, 64, {}, dataset=dataset, modality=modality)
+    assert simulator_preset_of(meta) == preset
 
 
 def test_mixed_patches_come_from_the_simulated_set_at_the_given_fraction():

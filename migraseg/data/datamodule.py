@@ -208,7 +208,7 @@ class SegmentationDataModule(L.LightningDataModule):
                 synth_config_from_mapping(self.synthesize.get("simulator")),
                 int(self.synthesize.get("workers", 1)),
             )
-        if self.synthetic_mix > 0:
+        if self.synthetic_mix > 0 and not self._reuse_mix_folder():
             source = self.synthetic_mix_source
             simulate_once(
                 self.synthetic_root,
@@ -217,6 +217,16 @@ class SegmentationDataModule(L.LightningDataModule):
                 self.synthetic_preset(),
                 int(source.get("workers", 1)),
             )
+
+    def _reuse_mix_folder(self) -> bool:
+        """Whether ``synthetic_root`` already holds a dataset of the mixed preset, simulated with
+        whatever image count and seed (e.g. by the run that trained the model): any will do for
+        mixing, unless preset overrides ask for a specific one."""
+        if self.synthetic_mix_source.get("overrides"):
+            return False
+        info, problems = read_dataset_yaml(self.synthetic_root)
+        preset = (info.get("simulator") or {}).get("preset")
+        return not problems and preset == self.mix_preset_name
 
     @property
     def mix_preset_name(self) -> str:

@@ -84,9 +84,20 @@ def load_init_weights(path: str | Path) -> InitWeights:
     return InitWeights(path, state, meta)
 
 
+def simulator_preset_of(meta: ModelMeta) -> str:
+    """The simulator preset a model was trained on when its dataset was a simulated one
+    (``synthetic_<preset>``), else the preset named after its modality (``confocal``, ``tem``)."""
+    from migraseg.synth.presets import preset_names
+
+    preset = meta.dataset.removeprefix("synthetic_")
+    if meta.dataset.startswith("synthetic_") and preset in preset_names():
+        return preset
+    return meta.modality
+
+
 def apply_init_meta(cfg: DictConfig, meta: ModelMeta) -> None:
     """Set the architecture, normalisation, pixel size, post-processing and the simulator preset
-    mixed in (``auto``: the model's modality) from a model's metadata, in place."""
+    mixed in (``auto``: :func:`simulator_preset_of`) from a model's metadata, in place."""
     if meta.normalization.get("method", "percentile") != "percentile":
         raise TrainingInputError(
             f"init_from: normalisation {meta.normalization.get('method')!r} is not supported"
@@ -105,7 +116,7 @@ def apply_init_meta(cfg: DictConfig, meta: ModelMeta) -> None:
         cfg.postprocess = dict(meta.postprocess)
         source = cfg.data.get("synthetic_mix_source")
         if source is not None and source.get("preset", "auto") == "auto":
-            source.preset = meta.modality
+            source.preset = simulator_preset_of(meta)
 
 
 def check_init_fits(init: InitWeights, datamodule: SegmentationDataModule) -> None:
