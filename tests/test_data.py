@@ -81,3 +81,21 @@ def test_crop_pads_small_images():
         np.ones((1, 20, 30), np.float32), np.ones((20, 30), np.uint8), 5, 5, 32
     )
     assert image.shape == (1, 32, 32) and mask.shape == (32, 32)
+
+
+def test_intensity_augmentation_never_clips_the_normalised_range():
+    import albumentations as A
+
+    from migraseg.data.transforms import unclipped
+
+    image = np.linspace(-0.3, 3.0, 64 * 64, dtype=np.float32).reshape(64, 64, 1)
+    neutral = A.Compose([A.RandomBrightnessContrast((0, 0), (0, 0), p=1.0)])
+    assert neutral(image=image)["image"].max() == 1.0  # albumentations alone clips ...
+    np.testing.assert_allclose(unclipped(neutral, image), image, atol=1e-5)  # ... we do not
+    augment = build_augmentation(flips=False, brightness=0.2, contrast=0.3, gamma_range=(0.6, 1.6))
+    outs = []
+    for seed in range(8):
+        augment.set_random_seed(seed)
+        outs.append(augment(image=image, mask=np.zeros((64, 64), np.uint8))["image"])
+    assert max(o.max() for o in outs) > 1.5 and min(o.min() for o in outs) < 0
+    assert any(not np.allclose(o, image) for o in outs)

@@ -1,8 +1,10 @@
 """Objects that look a little like migrasomes and are not: they stay background (or cell).
 
 Small extracellular vesicles (< 150 nm) and irregular debris on the dish, intracellular puncta
-(endocytosed WGA, Tspan4 vesicles) inside cells, and dust. Counts are densities per 100 µm² of the
-frame (puncta: per cell), so the same parameters suit any field size.
+(endocytosed WGA, Tspan4 vesicles) inside cells, dust, and objects far out of focus (whole cells
+above or below the focal plane, debris, vesicles: confocal renders them as blurred blobs).
+Counts are densities per 100 µm² of the frame (puncta: per cell), so the same parameters suit
+any field size.
 """
 
 from __future__ import annotations
@@ -33,8 +35,31 @@ def _clear_of(points: np.ndarray, others: np.ndarray, distance: np.ndarray) -> n
     return gaps.min(axis=1) > distance
 
 
+def out_of_focus_objects(
+    rng: np.random.Generator, scene: Scene, p: DistractorParams
+) -> list[Distractor]:
+    """Objects above or below the focal plane: anywhere (over cells too), log-uniform sizes."""
+    w, h = scene.width_um, scene.height_um
+    n = _count(rng, p.out_of_focus_per_100um2, w * h)
+    log_size = np.log(p.out_of_focus_diameter_um)
+    out = []
+    for _ in range(n):
+        size = float(np.exp(rng.uniform(*log_size)))
+        center = rng.uniform([-size / 4, -size / 4], [w + size / 4, h + size / 4])
+        outline = random_outline(rng, center, size / 2, 0.12)
+        blur_um = float(rng.uniform(*p.out_of_focus_blur_um))
+        out.append(
+            Distractor("out_of_focus", center, size, float(rng.random()), None, outline, blur_um)
+        )
+    return out
+
+
 def place_distractors(rng: np.random.Generator, scene: Scene, p: DistractorParams) -> Scene:
-    """Return ``scene`` with distractors drawn over its frame."""
+    """Return ``scene`` with distractors drawn over its frame.
+
+    Out-of-focus objects draw from a child generator (``rng.spawn``), so that adding them
+    leaves every other draw of the image, and its masks, unchanged.
+    """
     w, h = scene.width_um, scene.height_um
     area = w * h
     out: list[Distractor] = []
@@ -77,5 +102,7 @@ def place_distractors(rng: np.random.Generator, scene: Scene, p: DistractorParam
         size = rng.uniform(*p.dust_diameter_um)
         outline = random_outline(rng, center, size / 2, 0.12)
         out.append(Distractor("dust", center, size, float(rng.random()), outline=outline))
+    if p.out_of_focus_per_100um2[1] > 0:
+        out += out_of_focus_objects(rng.spawn(1)[0], scene, p)
     scene.distractors = out
     return scene

@@ -45,3 +45,24 @@ def illumination(rng: np.random.Generator, shape: tuple[int, int], falloff: floa
     yy, xx = np.ogrid[:h, :w]
     rho2 = ((yy - cy) / h) ** 2 + ((xx - cx) / w) ** 2
     return (1 - falloff * rho2 / rho2.max()).astype(np.float32)
+
+
+def puncta_field(
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    per_px: float,
+    sigmas_px: tuple[float, ...],
+) -> np.ndarray:
+    """Randomly placed bright spots, shape (Y, X) float32: ``per_px`` spots per pixel.
+
+    Spots are Gaussians of each σ in ``sigmas_px`` in turn, each of peak ~1 times an
+    exponentially distributed brightness (mean 1, at most 3).
+    """
+    out = np.zeros(shape, np.float32)
+    for sigma in sigmas_px:
+        n = int(rng.poisson(per_px * shape[0] * shape[1] / len(sigmas_px)))
+        points = np.zeros(shape, np.float32)
+        rows, cols = rng.integers(0, shape[0], n), rng.integers(0, shape[1], n)
+        np.add.at(points, (rows, cols), np.minimum(rng.exponential(1.0, n), 3).astype(np.float32))
+        out += blur(points, sigma) * np.float32(2 * np.pi * max(sigma, 0.5) ** 2)
+    return out

@@ -74,7 +74,8 @@ class Migrasome:
 
 @dataclass
 class Distractor:
-    """Not a migrasome: ``ev``, ``debris``, ``punctum`` (inside a cell) or ``dust``."""
+    """Not a migrasome: ``ev``, ``debris``, ``punctum`` (inside a cell), ``dust`` or
+    ``out_of_focus`` (a bright object far from the focal plane, blurred by ``blur_um``)."""
 
     kind: str
     center: np.ndarray  # (2,) µm
@@ -82,6 +83,7 @@ class Distractor:
     tone: float
     cell: int | None = None  # puncta move with their cell
     outline: Outline | None = None  # irregular shapes (debris)
+    blur_um: float = 0.0  # defocus blur σ of an out_of_focus object
 
 
 @dataclass

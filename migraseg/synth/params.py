@@ -18,7 +18,51 @@ import numpy as np
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
+Weights = dict[str, float]
 MODALITIES = ("confocal", "tem")
+
+# Appearance families of confocal images: each image draws one family per axis, with the
+# weights of its ConfocalParams field (docs/simulator_families.md). The first is today's look.
+CELL_STYLES = ("membrane", "rim", "fill", "punctate", "nucleus", "textured")
+OPTICS = ("confocal", "spinning_disk", "widefield", "airyscan")
+NOISE_MODELS = ("poisson_gauss", "scmos", "emccd")
+FIBER_STYLES = ("marker", "dim")
+EXPOSURES = ("standard", "saturated")
+FAMILY_AXES = {  # ConfocalParams field -> the families it weighs
+    "cell_styles": CELL_STYLES,
+    "optics": OPTICS,
+    "noise_models": NOISE_MODELS,
+    "fiber_styles": FIBER_STYLES,
+    "exposures": EXPOSURES,
+}
+
+
+def only(axis: str, family: str) -> Weights:
+    """Weights of a family axis that select ``family`` always (weight 1, every other 0)."""
+    return {name: float(name == family) for name in FAMILY_AXES[axis]}
+
+
+def check_weights(where: str, weights: Mapping[str, float], known: Sequence[str]) -> Weights:
+    """Validated family weights: known names, finite weights >= 0, at least one above 0."""
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown famil(ies) {unknown}; known: {list(known)}")
+    out = {str(k): float(v) for k, v in weights.items()}
+    if any(not np.isfinite(v) or v < 0 for v in out.values()) or not sum(out.values()) > 0:
+        raise ValueError(f"{where}: weights must be >= 0 with at least one > 0, got {out}")
+    return out
+
+
+def choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
+    """One family drawn with probability proportional to its weight (0: never).
+
+    Draws no random number when only one family has a weight above 0.
+    """
+    names = [k for k, v in weights.items() if v > 0]
+    if len(names) == 1:
+        return names[0]
+    p = np.array([weights[k] for k in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _check_ranges(obj: Any) -> None:
@@ -83,6 +127,11 @@ class DistractorParams:
     puncta_diameter_um: Range = (0.2, 0.7)
     dust_per_100um2: Range = (0.0, 0.04)  # out-of-focus dust (confocal), stain precipitate (TEM)
     dust_diameter_um: Range = (3.0, 10.0)
+    # Bright objects far out of focus (whole cells above or below the plane, debris, vesicles):
+    # blurred blobs, anywhere in the frame (also over cells). Confocal only; 0 draws none.
+    out_of_focus_per_100um2: Range = (0.0, 0.0)
+    out_of_focus_diameter_um: Range = (0.5, 20.0)  # log-uniform: many small, few cell-sized
+    out_of_focus_blur_um: Range = (1.0, 5.0)  # defocus blur σ (depth below or above the plane)
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -148,9 +197,26 @@ class ConfocalParams:
     offset_fraction: float = 0.025  # dark offset, fraction of the full range
     illumination_falloff: Range = (0.0, 0.2)  # relative drop towards the corners
     bleached_fraction: Range = (0.0, 0.2)  # marker bleached before (the first) acquisition
+    # Appearance families (docs/simulator_families.md): weights per image, 0 = never drawn.
+    cell_styles: Weights = field(default_factory=lambda: only("cell_styles", "membrane"))
+    optics: Weights = field(default_factory=lambda: only("optics", "confocal"))
+    noise_models: Weights = field(default_factory=lambda: only("noise_models", "poisson_gauss"))
+    fiber_styles: Weights = field(default_factory=lambda: only("fiber_styles", "marker"))
+    exposures: Weights = field(default_factory=lambda: only("exposures", "standard"))
+    log_photons: bool = False  # draw peak_photons log-uniformly (as many dim images as bright)
+    relative_background: bool = False  # background_photons are per 100 peak photons
+    autofluorescence: Range = (0.0, 0.0)  # smooth autofluorescent background (density)
+    out_of_focus_density: Range = (0.1, 0.6)  # peak of a blurred out-of-focus blob (density)
+    widefield_haze: Range = (0.3, 1.0)  # widefield: out-of-focus light of everything in focus
+    spinning_disk_crosstalk: Range = (0.05, 0.2)  # spinning disk: pinhole crosstalk haze
+    dim_fiber_snr: Range = (1.0, 3.0)  # dim fibers: peak signal / background noise
+    saturated_density: Range = (0.3, 0.7)  # saturated: this density reaches full scale
 
     def __post_init__(self) -> None:
         _check_ranges(self)
+        for axis, known in FAMILY_AXES.items():
+            weights = check_weights(f"ConfocalParams.{axis}", getattr(self, axis), known)
+            object.__setattr__(self, axis, weights)
         unknown = set(self.channels) - set(self.markers)
         if unknown or not self.channels:
             raise ValueError(

@@ -96,12 +96,13 @@ def frame_truth(scene: Scene, raster: SceneRaster, pixel_size: float) -> dict[st
         if cell_areas[c.id]
     ]
     kinds = [d.kind for d in scene.distractors]
+    counted = ("ev", "debris", "punctum", "dust", "out_of_focus")
     return {
         "n_cells": len(cells),
         "cells": cells,
         "fibers": fibers,
         "migrasomes": migrasomes,
-        "distractors": {k: kinds.count(k) for k in ("ev", "debris", "punctum", "dust")},
+        "distractors": {k: kinds.count(k) for k in counted},
     }
 
 
