@@ -1,6 +1,7 @@
 """Fine-tuning: `migraseg-train experiment=finetune init_from=<model.pt or .ckpt> ...`."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -176,12 +177,17 @@ def test_an_init_model_with_other_classes_or_an_onnx_file_is_refused(trained, sm
 def test_the_documented_finetune_command_runs(trained, small_set, tmp_path):
     """docs/finetuning.md's command, at the tiny test size."""
     out = tmp_path / "run"
+    doc = (Path(__file__).parents[1] / "docs" / "finetuning.md").read_text()
+    (command,) = re.findall(r"^migraseg-train .*$", doc, flags=re.MULTILINE)
+    places = {"init_from": trained["model_path"], "data.root": small_set}
+
+    def fill(token: str) -> str:  # the documented paths -> this session's files
+        key = token.split("=")[0]
+        return f"{key}={places[key]}" if key in places else token
+
     args = [
         BIN / "migraseg-train",
-        "experiment=finetune",
-        f"init_from={trained['model_path']}",
-        "data=tiff_folder",
-        f"data.root={small_set}",
+        *map(fill, command.split()[1:]),
         *TEST_OVERRIDES,
         *TINY_MIX,
         f"paths.data_dir={tmp_path / 'sim'}",
@@ -193,7 +199,10 @@ def test_the_documented_finetune_command_runs(trained, small_set, tmp_path):
     assert (out / "model.pt").is_file() and (out / "metrics.json").is_file()
     assert (out / "report.md").is_file()
     # bad input: one line, nothing trained
-    bad = [*args[:2], f"init_from={tmp_path / 'missing.pt'}", *args[3:-1]]
+    bad = [
+        f"init_from={tmp_path / 'missing.pt'}" if str(a).startswith("init_from=") else a
+        for a in args[:-1]
+    ]
     proc = subprocess.run(
         [str(a) for a in [*bad, f"hydra.run.dir={tmp_path / 'bad'}"]],
         capture_output=True,
