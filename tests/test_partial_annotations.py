@@ -212,3 +212,17 @@ def test_a_set_whose_masks_are_all_255_is_refused_before_anything_is_written(
         train(partial_train_cfg(root, tmp_path / "run"))
     assert "\n" not in str(err.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_report_images_show_unannotated_pixels_as_such_not_as_migrasomes():
+    from migraseg.visualize import CLASS_COLOURS, colorize, error_map
+
+    truth = np.array([[MIGRASOME, IGNORE_LABEL]], np.uint8)
+    colours = colorize(truth)
+    assert (colours[0, 0] == CLASS_COLOURS[MIGRASOME]).all()
+    assert not (colours[0, 1] == CLASS_COLOURS[MIGRASOME]).all()
+    image = np.full((1, 2), 0.5, np.float32)
+    plain = error_map(image, np.zeros_like(truth), np.zeros_like(truth))
+    shown = error_map(image, truth, np.array([[MIGRASOME, CELL]], np.uint8))
+    assert (shown[0, 1] == plain[0, 1]).all()  # a prediction where nobody annotated: no outcome
+    assert not (shown[0, 0] == plain[0, 0]).all()
