@@ -213,3 +213,14 @@ def test_the_documented_finetune_command_runs(trained, small_set, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("migraseg-train: init_from:")
     assert "model file not found" in proc.stderr
     assert not (tmp_path / "bad" / "checkpoints").exists()
+
+
+def test_simulated_images_with_other_channels_than_the_data_are_refused(small_set, tmp_path):
+    root = two_channel_copy(small_set, tmp_path / "two")
+    mix = ["data.synthetic_mix=0.3", f"paths.data_dir={tmp_path / 'sim'}", *TINY_MIX]
+    cfg = compose_config("train", [*TEST_OVERRIDES, "data=tiff_folder", f"data.root={root}", *mix])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "run")
+    with pytest.raises(TrainingInputError, match=r"simulates 1 channel\(s\), .* has 2"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()

@@ -187,6 +187,7 @@ class SegmentationDataModule(L.LightningDataModule):
         self.min_images_to_hold_out = min_images_to_hold_out
         self.spec: DatasetSpec | None = None
         self.val_records: list[SampleRecord] = []
+        self._synthetic_spec: DatasetSpec | None = None
         self.loaded: dict[str, list[LoadedSample]] = {}
         # a rank may get no validation image when there are fewer images than ranks
         self.allow_zero_length_dataloader_with_multiple_devices = True
@@ -248,10 +249,12 @@ class SegmentationDataModule(L.LightningDataModule):
             self.mix_preset_name, list(self.synthetic_mix_source.get("overrides") or [])
         )
 
-    def check_annotated(self) -> None:
-        """Raise ``ValueError`` (one line) unless some training mask has an annotated pixel."""
-        records = self.validated_spec().split("train")
-        for record in records:
+    def check_trainable(self) -> None:
+        """Raise ``ValueError`` (one line) unless some training mask has an annotated pixel and
+        the simulated images mixed in (if any) have the dataset's number of channels."""
+        if self.synthetic_mix > 0:
+            self._synthetic_records()
+        for record in self.validated_spec().split("train"):
             if (read_image(record.mask_path)[0] != IGNORE_LABEL).any():
                 return
         raise ValueError(
@@ -311,12 +314,15 @@ class SegmentationDataModule(L.LightningDataModule):
         )
 
     def _synthetic_records(self) -> list[SampleRecord]:
-        spec = load_dataset(self.synthetic_root)
-        if len(spec.channels) != len(self.spec.channels):
+        """Training images of the simulated dataset mixed in (validated once)."""
+        if self._synthetic_spec is None:
+            self._synthetic_spec = load_dataset(self.synthetic_root)
+        spec, channels = self._synthetic_spec, self.validated_spec().channels
+        if len(spec.channels) != len(channels):
             raise ValueError(
                 f"data.synthetic_mix: preset {self.mix_preset_name!r} simulates "
-                f"{len(spec.channels)} channel(s), {self.root} has {len(self.spec.channels)}; "
-                "choose data.synthetic_mix_source.preset or set data.synthetic_mix=0"
+                f"{len(spec.channels)} channel(s), {self.root} has {len(channels)}; choose "
+                "another data.synthetic_mix_source.preset or set data.synthetic_mix=0"
             )
         return spec.split("train") or spec.split(None)
 

@@ -245,8 +245,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Raises:
         SystemExit: with status 143 when a stop signal ended training (a checkpoint was written
             by :class:`~migraseg.training.callbacks.PreemptionCheckpoint`).
-        TrainingInputError: an init model that does not fit the data, or no annotated pixel;
-            nothing has been written to the run folder then.
+        TrainingInputError: an init model that does not fit the data, no annotated pixel, or
+            simulated images to mix in with other channels; nothing is written to the run folder
+            then.
     """
     L.seed_everything(cfg.seed, workers=True)
     init = load_init_weights(cfg.init_from) if cfg.get("init_from") else None
@@ -259,7 +260,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if init is not None:
         check_init_fits(init, datamodule)
     try:
-        datamodule.check_annotated()
+        datamodule.check_trainable()
     except ValueError as err:
         raise TrainingInputError(str(err)) from err
     meta = build_meta(cfg, datamodule)
