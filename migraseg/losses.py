@@ -56,7 +56,9 @@ def soft_cldice_loss(
     """
     if valid is not None:  # unannotated pixels read as empty: no gradient reaches them
         prob, truth = prob * valid, truth * valid
-    skel_pred, skel_true = soft_skeleton(prob, iterations), soft_skeleton(truth, iterations)
+    skel_pred = soft_skeleton(prob, iterations)
+    with torch.no_grad():  # the truth needs no gradient: half the backward work
+        skel_true = soft_skeleton(truth, iterations)
     if valid is not None:
         skel_pred, skel_true = skel_pred * valid, skel_true * valid
     precision = ((skel_pred * truth).sum() + smooth) / (skel_pred.sum() + smooth)
