@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -65,9 +66,37 @@ def trace_checked(net: nn.Module, meta: ModelMeta, what: str) -> torch.jit.Scrip
     return traced
 
 
+WEIGHTS_KEY = "weights.sha256"  # TorchScript extra file and ONNX metadata property
+
+
+def weights_sha256(net: nn.Module) -> str:
+    """SHA-256 of a network's state (names, dtypes, shapes and bytes of every tensor): the same
+    for the TorchScript and ONNX exports of one network, different after any retraining."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def embedded_weights_sha256(path: str | Path) -> str | None:
+    """The :data:`WEIGHTS_KEY` a TorchScript file carries (read from its zip, without loading the
+    network), or None (exported before migraseg recorded it, or not a TorchScript zip)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith(f"/extra/{WEIGHTS_KEY}")), "")
+            return archive.read(name).decode() if name else None
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
 def export_torchscript(net: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
-    """Trace and verify ``net`` (:func:`trace_checked`) and save it with ``meta.json``
-    embedded (atomically).
+    """Trace and verify ``net`` (:func:`trace_checked`) and save it with ``meta.json`` and the
+    weights' hash embedded (atomically).
+
+    An ONNX file beside it (``model.onnx`` for ``model.pt``) exported from other weights is
+    removed, with a warning: predict would otherwise be tempted by a stale network.
 
     Returns:
         The written path. Load it with ``torch.jit.load(path, _extra_files={"meta.json": ""})``.
@@ -76,9 +105,48 @@ def export_torchscript(net: nn.Module, meta: ModelMeta, path: str | Path) -> Pat
         ExportError: the traced network differs from the eager one beyond tolerance.
     """
     traced = trace_checked(net, meta, "traced TorchScript")
+    weights = weights_sha256(net)
+    extra = {"meta.json": meta.to_json(), WEIGHTS_KEY: weights}
     with atomic_path(path) as tmp, quiet_torchscript():
-        torch.jit.save(traced, str(tmp), _extra_files={"meta.json": meta.to_json()})
+        torch.jit.save(traced, str(tmp), _extra_files=extra)
+    remove_stale_onnx(Path(path), weights)
     return Path(path)
+
+
+def onnx_weights_sha256(path: str | Path) -> str | None:
+    """The :data:`WEIGHTS_KEY` property of an ONNX file, or None (read with ``onnx`` if it is
+    installed, else in an ONNX Runtime session)."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+        return {p.key: p.value for p in model.metadata_props}.get(WEIGHTS_KEY)
+    except ImportError:
+        from migraseg.inference.backends import OnnxModel
+
+        return OnnxModel(path).session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
+
+
+def remove_stale_onnx(torchscript: Path, weights: str) -> Path | None:
+    """Remove ``<stem>.onnx`` (and ``.onnx.data``) beside ``torchscript`` unless it holds the
+    same weights; return the removed path."""
+    sibling = torchscript.with_suffix(".onnx")
+    if not sibling.is_file():
+        return None
+    try:
+        same = onnx_weights_sha256(sibling) == weights
+    except Exception:  # unreadable: stale all the same
+        same = False
+    if same:
+        return None
+    sibling.unlink()
+    Path(f"{sibling}.data").unlink(missing_ok=True)
+    warnings.warn(
+        f"removed {sibling}: it held other weights than the new {torchscript.name} "
+        "(migraseg-export writes a fresh ONNX file only with --onnx)",
+        stacklevel=2,
+    )
+    return sibling
 
 
 def export_onnx(net: nn.Module, meta: ModelMeta, path: str | Path, opset: int = 18) -> Path:
@@ -116,7 +184,8 @@ def export_onnx(net: nn.Module, meta: ModelMeta, path: str | Path, opset: int = 
                 verbose=False,
             )
         model = onnx.load(str(tmp))
-        onnx.helper.set_model_props(model, {"meta.json": meta.to_json()})
+        props = {"meta.json": meta.to_json(), WEIGHTS_KEY: weights_sha256(net)}
+        onnx.helper.set_model_props(model, props)
         onnx.save(model, str(tmp))
         check = example_input(meta, size + OUTPUT_STRIDE, seed=1).repeat(2, 1, 1, 1)
         with torch.no_grad():

@@ -40,8 +40,17 @@ _UNIT_TO_UM = {
     "Å": 1e-4,
     "A": 1e-4,
 }
-# Resolution tags at these dots-per-inch are screen/print defaults, not a calibration.
-_DISPLAY_DPI = {1.0, 72.0, 96.0, 150.0, 300.0}
+# Resolution tags at these dots-per-inch are screen/print defaults (what GIMP, Photoshop and
+# scanners write, in inches or centimetres), not a calibration: read literally they would mean
+# pixels of 42–350 µm, which no migrasome image has.
+_DISPLAY_DPI = (1.0, 72.0, 96.0, 150.0, 200.0, 300.0, 600.0, 1200.0)
+_CM_PER_INCH = 2.54
+
+
+def is_display_dpi(dots_per_inch: float) -> bool:
+    """Whether a resolution is a screen or print default (within 0.5 %, as a round trip through
+    centimetres stored as a rational leaves it) rather than a calibration."""
+    return any(abs(dots_per_inch - dpi) <= 0.005 * dpi for dpi in _DISPLAY_DPI)
 
 
 class ImageReadError(ValueError):
@@ -84,9 +93,9 @@ def pixel_size_from_tiff(tif: tifffile.TiffFile) -> float | None:
         if ij_unit in _UNIT_TO_UM:
             return _UNIT_TO_UM[ij_unit] / x_res
         return None
-    if unit == 3:  # centimetre
+    if unit == 3 and not is_display_dpi(x_res * _CM_PER_INCH):  # centimetre
         return 1e4 / x_res
-    if unit == 2 and x_res not in _DISPLAY_DPI:  # inch
+    if unit == 2 and not is_display_dpi(x_res):  # inch
         return 25400.0 / x_res
     return None
 

@@ -10,6 +10,12 @@
 4. Retraction fibers: Sato ridge filter at the fiber's imaged width, hysteresis threshold,
    outside cells and migrasomes, short fragments dropped.
 
+Dark objects on a light background (TEM) are inverted first: ``polarity`` is ``bright``
+(fluorescence), ``dark`` or ``auto`` (dark when the image's background mode, the peak of its
+histogram, is in the upper half of its range). :func:`default_params` gives each modality its
+starting point: TEM starts from ``dark`` (negative stain images light objects: ``auto`` or
+``bright``) and sizes for 50 nm fibers and fields of a few µm.
+
 Thresholds are in robust z-units (median and MAD of each response over the image), so they
 carry over between images of different brightness; sizes are in µm, so they carry over between
 pixel sizes. Only the five thresholds are tuned (:mod:`migraseg.baseline.tuning`).
@@ -17,7 +23,7 @@ pixel sizes. Only the five thresholds are tuned (:mod:`migraseg.baseline.tuning`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -27,6 +33,8 @@ from skimage.transform import resize
 from migraseg.constants import CELL, FIBER, MIGRASOME, MIGRASOME_POSTPROCESS
 from migraseg.normalization import percentile_normalize
 from migraseg.postprocess import EIGHT_CONNECTED, decode_instances
+
+POLARITIES = ("bright", "dark", "auto")
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,15 @@ class ClassicalParams:
     max_diameter_um: float = 3.5
     split_h_um: float = MIGRASOME_POSTPROCESS["split_h_um"]
     max_elongation: float = 2.5
+    polarity: str = "bright"  # bright objects (fluorescence), dark objects (TEM) or auto
+    cells_are_not_discs: bool = False  # drop migrasome-like discs from the cell mask (TEM)
+    cell_presmooth_um: float = 0.0  # smooth before the cell opening (noisy TEM)
+    cell_min_mad: float = 1e-6  # floor of the cell response's MAD, in normalised intensity
+    outline_um: float = 0.0  # > 0: migrasomes may be membrane outlines (TEM), gaps this wide
+
+    def __post_init__(self) -> None:
+        if self.polarity not in POLARITIES:
+            raise ValueError(f"polarity must be one of {POLARITIES}, got {self.polarity!r}")
 
     def to_dict(self) -> dict[str, float | list[float]]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -65,6 +82,48 @@ class ClassicalParams:
                 f"unknown classical parameters {sorted(unknown)}; known: {sorted(known)}"
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+# TEM: objects are dark (stained membranes); fibers are 40–70 nm tubes, not a 0.2 µm PSF; a
+# micrograph shows a few µm, so a cell in view may be only a few µm² of it.
+TEM_CHANGES: dict[str, object] = {
+    "polarity": "dark",  # auto misreads micrographs mostly filled by a cell
+    "cells_are_not_discs": True,  # a large migrasome fills much of a micrograph
+    "outline_um": 0.06,
+    "cell_presmooth_um": 0.1,
+    # thresholds start inside TEM's grid (tuning.TEM_GRID), where coordinate search can move
+    "cell_z": 2.0,
+    "migrasome_z": 2.0,
+    "blob_z": 1.0,
+    "fiber_low_z": 2.0,
+    "fiber_high_z": 4.0,
+    "cell_min_mad": 0.03,  # a micrograph without a cell is flat: no cell there
+    "background_radius_um": 4.0,  # a micrograph is a few µm across
+    "cell_sigma_um": 0.3,
+    "cell_opening_um": 3.5,  # wider than the largest migrasome
+    "cell_min_area_um2": 1.0,
+    "fiber_sigmas_um": (0.02, 0.04),
+    "fiber_min_length_um": 0.3,
+    "fiber_margin_um": 0.05,
+    "bright_sigma_um": 0.03,
+}
+
+
+def default_params(modality: str = "confocal") -> ClassicalParams:
+    """The untuned starting point for a modality (``confocal`` or ``tem``)."""
+    return replace(ClassicalParams(), **TEM_CHANGES) if modality == "tem" else ClassicalParams()
+
+
+def objects_are_dark(gray: np.ndarray) -> bool:
+    """Whether a normalised image (Y, X; 0–1 between its low and high percentiles) shows dark
+    objects on a light background: the peak of its (lightly smoothed) histogram, which is the
+    background wherever it covers the largest uniform area, lies in the upper half. Wrong when
+    an object (a cell) fills most of the frame."""
+    step = max(1, max(gray.shape) // 256)
+    small = ndi.gaussian_filter(gray[::step, ::step], 1.0)
+    hist, edges = np.histogram(np.clip(small, 0, 1), bins=32, range=(0, 1))
+    peak = int(np.argmax(ndi.uniform_filter1d(hist.astype(float), 3)))
+    return bool((edges[peak] + edges[peak + 1]) / 2 > 0.5)
 
 
 @dataclass
@@ -95,17 +154,18 @@ def drop_small_components(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     return keep[labels]
 
 
-def robust_z(values: np.ndarray) -> np.ndarray:
-    """(values − median) / (1.4826 · MAD): z-units that ignore the few bright objects."""
+def robust_z(values: np.ndarray, min_mad: float = 1e-6) -> np.ndarray:
+    """(values − median) / (1.4826 · MAD): z-units that ignore the few bright objects (the MAD
+    taken as at least ``min_mad``, so that a nearly flat map does not blow up)."""
     median = float(np.median(values))
     mad = 1.4826 * float(np.median(np.abs(values - median)))
-    return ((values - median) / max(mad, 1e-6)).astype(np.float32)
+    return ((values - median) / max(mad, min_mad)).astype(np.float32)
 
 
 def subtract_background(image: np.ndarray, pixel_size_um: float, radius_um: float) -> np.ndarray:
     """Image (Y, X) minus a smooth background: a grey opening with a disc of ``radius_um`` on a
-    grid of about 1 µm, smoothed and resized back."""
-    factor = max(1, round(1.0 / pixel_size_um))
+    grid of about 1 µm (an eighth of the radius, if smaller), smoothed and resized back."""
+    factor = max(1, round(min(1.0, radius_um / 8) / pixel_size_um))
     small_shape = (max(1, image.shape[0] // factor), max(1, image.shape[1] // factor))
     small = resize(image, small_shape, order=1, anti_aliasing=True, preserve_range=True)
     r = max(1, round(radius_um / (factor * pixel_size_um)))
@@ -123,28 +183,55 @@ def compute_responses(
     Shape: image (C, Y, X) any dtype → Responses of (Y, X) float32 maps.
     """
     gray = percentile_normalize(image).mean(axis=0)
+    dark = params.polarity == "dark" or (params.polarity == "auto" and objects_are_dark(gray))
+    if dark:
+        gray = 1 - gray
     flat = subtract_background(gray, pixel_size_um, params.background_radius_um)
     px = pixel_size_um
     radii = np.asarray(params.blob_radii_um) / px
     sigmas = np.maximum(radii / np.sqrt(2), 0.7)
-    opened = ndi.grey_opening(flat, size=max(1, round(params.cell_opening_um / px)))
+    smoothed = (
+        ndi.gaussian_filter(flat, params.cell_presmooth_um / px)
+        if params.cell_presmooth_um
+        else flat
+    )
+    opened = ndi.grey_opening(smoothed, size=max(1, round(params.cell_opening_um / px)))
     log = np.max([-ndi.gaussian_laplace(flat, s) * s**2 for s in sigmas], axis=0)
     ridge = sato(
         flat, sigmas=[max(s / px, 0.7) for s in params.fiber_sigmas_um], black_ridges=False
     )
     return Responses(
         pixel_size_um=px,
-        cell=robust_z(ndi.gaussian_filter(opened, params.cell_sigma_um / px)),
+        cell=robust_z(ndi.gaussian_filter(opened, params.cell_sigma_um / px), params.cell_min_mad),
         ridge=robust_z(ridge),
         blob=robust_z(log),
         bright=robust_z(ndi.gaussian_filter(flat, params.bright_sigma_um / px)),
     )
 
 
+def disc_like(ids: np.ndarray, max_diameter_px: float, max_elongation: float) -> np.ndarray:
+    """Per id of ``ids`` (Y, X): whether the object is a disc no wider than ``max_diameter_px``
+    (its area over the area of its largest inscribed disc at most ``max_elongation``)."""
+    inside = ids > 0
+    inscribed = np.zeros(ids.max() + 1)
+    np.maximum.at(inscribed, ids[inside], ndi.distance_transform_edt(inside)[inside])
+    area = np.bincount(ids.ravel(), minlength=len(inscribed))
+    elongation = area / np.maximum(np.pi * inscribed**2, 1e-9)
+    disc = (area <= np.pi * (max_diameter_px / 2) ** 2) & (elongation <= max_elongation)
+    border = np.unique(np.concatenate([ids[0], ids[-1], ids[:, 0], ids[:, -1]]))
+    disc[border] = False  # cut by the frame: its shape is unknown
+    disc[0] = False
+    return disc
+
+
 def cell_mask(resp: Responses, params: ClassicalParams) -> np.ndarray:
-    """Cells: thresholded ``cell`` response, holes filled, small components dropped."""
+    """Cells: thresholded ``cell`` response, holes filled, small components dropped (and, with
+    ``cells_are_not_discs``, components shaped like a migrasome)."""
     min_area = params.cell_min_area_um2 / resp.pixel_size_um**2
-    return decode_instances(resp.cell > params.cell_z, min_area) > 0
+    ids = decode_instances(resp.cell > params.cell_z, min_area)
+    if params.cells_are_not_discs and ids.max():
+        ids[disc_like(ids, params.max_diameter_um / resp.pixel_size_um, 1.6)[ids]] = 0
+    return ids > 0
 
 
 def migrasome_ids(resp: Responses, params: ClassicalParams, cells: np.ndarray) -> np.ndarray:
@@ -155,7 +242,17 @@ def migrasome_ids(resp: Responses, params: ClassicalParams, cells: np.ndarray) -
     large for a bright fiber segment)."""
     px = resp.pixel_size_um
     max_area = np.pi * (params.max_diameter_um / px / 2) ** 2
-    bright = fill_small_holes((resp.bright > params.migrasome_z) & ~cells, max_area)
+    bright = resp.bright > params.migrasome_z
+    if params.outline_um > 0:
+        # membrane outlines (sections) are ridges: close their gaps, fill them, then open away
+        # what is thinner than ``outline_um`` (fibers, stray ridges)
+        r = max(1, round(params.outline_um / px))
+        yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+        disc = yy**2 + xx**2 <= r * r
+        outlines = ndi.binary_closing(resp.ridge > params.migrasome_z, disc)
+        filled = fill_small_holes(outlines | bright, max_area)
+        bright = ndi.binary_opening(filled, disc)
+    bright = fill_small_holes(bright & ~cells, max_area)
     components, n = ndi.label(bright, structure=EIGHT_CONNECTED)
     peak = np.full(n + 1, -np.inf)
     np.maximum.at(peak, components[bright], resp.blob[bright])

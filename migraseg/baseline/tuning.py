@@ -21,6 +21,7 @@ from migraseg.baseline.classical import (
     Responses,
     cell_mask,
     compute_responses,
+    default_params,
     fiber_exclusion,
     fiber_mask,
     migrasome_ids,
@@ -39,6 +40,19 @@ GRID: dict[str, tuple[float, ...]] = {
     "fiber_low_z": (1.0, 2.0, 3.0, 5.0, 8.0),
     "fiber_high_z": (4.0, 6.0, 8.0, 12.0, 16.0, 24.0),
 }
+# TEM (objects inverted): noisier images at lower dose put objects at fewer robust z-units.
+TEM_GRID: dict[str, tuple[float, ...]] = {
+    "cell_z": (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0),
+    "migrasome_z": (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0),
+    "blob_z": (0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0),
+    "fiber_low_z": (0.5, 1.0, 2.0, 3.0, 5.0),
+    "fiber_high_z": (2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
+}
+
+
+def grid_for(params: ClassicalParams) -> dict[str, tuple[float, ...]]:
+    """The threshold grid: :data:`TEM_GRID` for dark-object (or auto) polarity, else GRID."""
+    return GRID if params.polarity == "bright" else TEM_GRID
 
 
 @dataclass
@@ -117,13 +131,16 @@ def coordinate_search(
     names: Sequence[str],
     objective: Callable[[ClassicalParams], float],
     rounds: int = 2,
+    grid: dict[str, tuple[float, ...]] | None = None,
 ) -> tuple[ClassicalParams, float]:
-    """Maximise ``objective`` over ``GRID[name]`` for each name in turn, ``rounds`` times."""
+    """Maximise ``objective`` over ``grid[name]`` (default :func:`grid_for` the params) for each
+    name in turn, ``rounds`` times."""
+    grid = grid or grid_for(params)
     best_score = objective(params)
     for _ in range(rounds):
         changed = False
         for name in names:
-            for value in GRID[name]:
+            for value in grid[name]:
                 candidate = replace(params, **{name: value})
                 score = objective(candidate)
                 if score > best_score + 1e-9:
@@ -137,21 +154,32 @@ def tune(
     images: Sequence[TuningImage],
     start: ClassicalParams | None = None,
     tuned_on: dict[str, Any] | None = None,
+    grid: dict[str, tuple[float, ...]] | None = None,
 ) -> TuningResult:
-    """Tune the five thresholds on ``images`` (responses computed with ``start``'s filters)."""
+    """Tune the five thresholds on ``images`` (responses computed with ``start``'s filters)
+    over ``grid`` (default :func:`grid_for` ``start``)."""
     began = time.perf_counter()
     params = start or ClassicalParams()
-    params, cell = coordinate_search(params, ["cell_z"], lambda p: cell_objective(images, p))
+    grid = grid or grid_for(params)
+    params, cell = coordinate_search(
+        params, ["cell_z"], lambda p: cell_objective(images, p), grid=grid
+    )
     cells = [cell_mask(im.responses, params) for im in images]
     params, mig = coordinate_search(
-        params, ["migrasome_z", "blob_z"], lambda p: migrasome_objective(images, cells, p)
+        params,
+        ["migrasome_z", "blob_z"],
+        lambda p: migrasome_objective(images, cells, p),
+        grid=grid,
     )
     exclude = [
         fiber_exclusion(im.responses, params, c, migrasome_ids(im.responses, params, c))
         for im, c in zip(images, cells, strict=True)
     ]
     params, fiber = coordinate_search(
-        params, ["fiber_low_z", "fiber_high_z"], lambda p: fiber_objective(images, exclude, p)
+        params,
+        ["fiber_low_z", "fiber_high_z"],
+        lambda p: fiber_objective(images, exclude, p),
+        grid=grid,
     )
     scores = {"cell.dice": cell, "migrasome.f1@0.5": mig, "retraction_fiber.objective": fiber}
     return TuningResult(params, scores, tuned_on or {}, time.perf_counter() - began)
@@ -168,36 +196,62 @@ def tuning_image(
     return TuningImage(compute_responses(image, pixel_size_um, params), labels, instances)
 
 
+def tune_polarity(
+    samples: Sequence[tuple[np.ndarray, float, np.ndarray, np.ndarray]],
+    start: ClassicalParams,
+    tuned_on: dict[str, Any] | None = None,
+) -> TuningResult:
+    """Tune with ``start``'s polarity, and for a dark-object start also with bright objects
+    (negatively stained TEM images light objects on dark stain): keep the polarity whose tuned
+    scores (mean of the three objectives) are higher. ``samples`` are (image (C, Y, X), pixel
+    size, labels, instances)."""
+    options, grid = [start], grid_for(start)  # TEM's grid for both polarities
+    if start.polarity == "dark":
+        options.append(replace(start, polarity="bright"))
+    results = []
+    for params in options:
+        images = [
+            tuning_image(image, px, labels, ids, params) for image, px, labels, ids in samples
+        ]
+        results.append(tune(images, params, tuned_on, grid))
+    best = max(results, key=lambda r: float(np.nanmean(list(r.scores.values()))))
+    if len(results) > 1:
+        best.tuned_on = {
+            **best.tuned_on,
+            "polarity_scores": {
+                r.params.polarity: round(float(np.nanmean(list(r.scores.values()))), 4)
+                for r in results
+            },
+        }
+    best.seconds = sum(r.seconds for r in results)
+    return best
+
+
 def tune_on_dataset(
     root: str | Path,
     split: str = "train",
     max_images: int = 8,
     start: ClassicalParams | None = None,
 ) -> TuningResult:
-    """Tune on up to ``max_images`` images of a dataset split, spread evenly over it."""
+    """Tune on up to ``max_images`` images of a dataset split, spread evenly over it, starting
+    from ``start`` or the dataset modality's :func:`default_params` (for TEM, both polarities
+    are tuned and the better kept: :func:`tune_polarity`)."""
     spec = load_dataset(root)
     records = spec.split(split)
+    start = start or default_params(spec.modality)
     if not records:
         raise ValueError(f"{root}: split {split!r} is empty; cannot tune the classical baseline")
     picks = np.unique(np.linspace(0, len(records) - 1, min(max_images, len(records))).round())
-    start = start or ClassicalParams()
-    images = []
+    samples = []
     for record in (records[int(i)] for i in picks):
         array, meta = read_image(record.image_path)
         truth = read_truth(record)
-        images.append(
-            tuning_image(
-                image_to_cyx(array, meta["axes"]),
-                record.pixel_size_um,
-                truth.labels,
-                truth.migrasome_ids,
-                start,
-            )
-        )
+        image = image_to_cyx(array, meta["axes"])
+        samples.append((image, record.pixel_size_um, truth.labels, truth.migrasome_ids))
     provenance = {
         "root": str(root),
         "dataset": spec.name,
         "split": split,
         "stems": [r.stem for r in (records[int(i)] for i in picks)],
     }
-    return tune(images, start, provenance)
+    return tune_polarity(samples, start, provenance)

@@ -7,6 +7,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from migraseg.cli.errors import user_errors
 from migraseg.evaluation.harness import EvaluationSettings, print_metrics
 from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
 from migraseg.evaluation.scoring import ScoringSettings
@@ -64,6 +65,11 @@ def settings_from_config(cfg: DictConfig) -> EvaluationSettings:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
+    with user_errors("migraseg-eval"):
+        evaluate(cfg)
+
+
+def evaluate(cfg: DictConfig) -> None:
     models, sets = models_from_config(cfg), sets_from_config(cfg)
     if not models or not sets:
         raise SystemExit(

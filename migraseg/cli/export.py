@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     from migraseg.utils.files import write_text_atomic
 
     output, checkpoint = Path(args.output), Path(args.checkpoint)
+    if output.suffix.lower() in (".onnx", ".ckpt"):
+        print(
+            f"migraseg-export: {output}: OUTPUT is the TorchScript file; give a .pt path "
+            f"(--onnx writes {output.with_suffix('.onnx').name} beside {output.stem}.pt)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if checkpoint.suffix != ".ckpt":
             raise ValueError(f"{checkpoint}: expected a Lightning checkpoint (.ckpt)")

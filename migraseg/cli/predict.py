@@ -6,6 +6,9 @@ Heavy imports (torch, the model) happen after argument parsing, so ``--help`` is
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -19,8 +22,14 @@ outputs per input <stem> in --out:
   <stem>_migrasomes.zip  ImageJ ROI set of migrasome outlines (Fiji: ROI Manager > Open)
   <stem>_summary.csv     per frame: counts, fiber length, densities, median diameter
   summary.csv            every frame of every input of this run
+  .migraseg-manifest.json  what migraseg wrote here, and from which input, model and options
 
-exit status: 0 if every file succeeded (or was already done), 1 if any failed, 2 on bad usage.
+A file is skipped when the manifest says the same input (path, size, modification time), model
+and options made its outputs; otherwise it is redone. Files migraseg did not write are never
+overwritten (that input fails with a message).
+
+exit status: 0 if every file succeeded (or was already done), 1 if any failed, 2 on bad usage,
+130/143 when interrupted (SIGINT/SIGTERM; unfinished outputs are removed).
 """
 
 
@@ -67,13 +76,87 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="auto",
         help="auto: ONNX Runtime on CPU when MODEL has a .onnx beside it, else PyTorch",
     )
-    parser.add_argument("--overwrite", action="store_true", help="redo files already done")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo files already done; allow --out to be an input folder (files migraseg did "
+        "not write are never overwritten)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run files whose pixel size means rescaling more than 8× up or down",
+    )
     parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress (bar on a terminal, else a log line per 10 %%)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    return args
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Option values that cannot work are usage errors (exit 2) before any file is read."""
+    if args.pixel_size is not None and not (math.isfinite(args.pixel_size) and args.pixel_size > 0):
+        parser.error(
+            f"--pixel-size must be a positive number of µm per pixel, got {args.pixel_size}"
+        )
+    if args.override_pixel_size and args.pixel_size is None:
+        parser.error("--override-pixel-size needs --pixel-size")
+    if args.tile_size <= 0 or args.tile_size % 32:
+        parser.error(f"--tile-size must be a positive multiple of 32 px, got {args.tile_size}")
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1 tile, got {args.batch_size}")
+    if not (0 <= args.overlap < 1):
+        parser.error(f"--overlap is a fraction of a tile in [0, 1), got {args.overlap}")
+    device = args.device
+    if device != "auto":
+        import torch
+
+        try:
+            parsed = torch.device(device)
+        except RuntimeError:
+            parser.error(f"--device {device!r}: not a device (auto, cpu, cuda, cuda:1, ...)")
+        if parsed.type == "cuda" and not torch.cuda.is_available():
+            parser.error(f"--device {device}: no CUDA GPU is available here (use cpu or auto)")
+        if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+            parser.error(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    out = Path(args.out)
+    problem = unusable_out(out)
+    if problem:
+        parser.error(f"--out {out}: {problem}")
+    if not args.overwrite:
+        for item in args.inputs:
+            if Path(item).is_dir() and Path(item).resolve() == out.resolve():
+                parser.error(
+                    f"--out {out} is an input folder: outputs would land among your files. "
+                    "Choose another --out, or pass --overwrite (files migraseg did not write "
+                    "are never overwritten)"
+                )
+
+
+def unusable_out(out: Path) -> str | None:
+    """Why ``out`` cannot take outputs (checked once, up front), or None; creates it."""
+    if out.exists() and not out.is_dir():
+        return "exists and is not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".migraseg-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        return f"cannot write there ({err.strerror or err})"
+    return None
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (a cluster's time limit, ``kill``), handled like Ctrl-C."""
+
+
+def raise_interrupted(signum: int, frame) -> None:
+    raise Interrupted
 
 
 class RichProgress:
@@ -118,6 +201,9 @@ class RichProgress:
                 f"{self.name}: {self.logged} % of {self.total} tiles", highlight=False
             )
 
+    def note(self, message: str) -> None:
+        self.console.print(message, highlight=False, soft_wrap=True)
+
     def end_file(self, report) -> None:
         if report.status == "failed":
             self.console.print(
@@ -126,7 +212,7 @@ class RichProgress:
         self.bar.advance(self.files)
 
 
-def summary_line(reports, seconds: float, out: Path, backend: str) -> str:
+def summary_line(reports, seconds: float, out: Path, backend: str, model: str = "") -> str:
     count = {s: sum(r.status == s for r in reports) for s in ("done", "skipped", "failed")}
     mp = sum(r.megapixels for r in reports)
     migrasomes = sum(r.migrasomes for r in reports)
@@ -135,13 +221,35 @@ def summary_line(reports, seconds: float, out: Path, backend: str) -> str:
     return (
         f"migraseg-predict: {len(reports)} input(s): {count['done']} done, {count['skipped']} "
         f"skipped (already done), {count['failed']} failed; {migrasomes} migrasomes in {frames} "
-        f"frame(s); {mp:.1f} MP in {seconds:.1f} s{speed} on {backend}; outputs in {out}"
+        f"frame(s); {mp:.1f} MP in {seconds:.1f} s{speed} on {backend}"
+        f"{f' ({model})' if model else ''}; outputs in {out}"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from migraseg.inference.batch import BatchPredictor, PredictOptions, expand_inputs
+    signal.signal(signal.SIGTERM, raise_interrupted)  # finally blocks remove temporaries
+    try:
+        return run(args)
+    except KeyboardInterrupt as stop:
+        code = 143 if isinstance(stop, Interrupted) else 130
+        name = "SIGTERM" if code == 143 else "SIGINT"
+        print(
+            f"migraseg-predict: interrupted ({name}); finished files are kept and recorded, "
+            "the unfinished one was removed: rerun the command to go on",
+            file=sys.stderr,
+        )
+        return code
+
+
+def run(args: argparse.Namespace) -> int:
+    from migraseg.inference.batch import (
+        BatchPredictor,
+        OutputFolderError,
+        PredictOptions,
+        check_rescale,
+        expand_inputs,
+    )
     from migraseg.inference.loading import ModelLoadError
     from migraseg.inference.predictor import Predictor
 
@@ -157,9 +265,13 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             tta=args.tta,
         )
+        if args.pixel_size and not args.force:
+            check_rescale(args.pixel_size, predictor.meta.pixel_size_um, "--pixel-size")
     except (ModelLoadError, ValueError) as err:
         print(f"migraseg-predict: {err}", file=sys.stderr)
         return 2
+    model_file = predictor.model_file
+    print(f"migraseg-predict: running {model_file} on {predictor.runner.name}", file=sys.stderr)
     options = PredictOptions(
         pixel_size_um=args.pixel_size,
         override_pixel_size=args.override_pixel_size,
@@ -168,15 +280,21 @@ def main(argv: list[str] | None = None) -> int:
         z_mode=args.z,
         save_probs=args.probs,
         overwrite=args.overwrite,
+        force=args.force,
     )
     paths, missing = expand_inputs(args.inputs, out)
     mode = "off" if args.quiet else "bar" if sys.stderr.isatty() else "log"
     progress = RichProgress(len(paths) + len(missing), mode)
     for report in missing:
         progress.end_file(report)
-    with progress.bar:
-        reports = missing + BatchPredictor(predictor, out, options, progress).run(paths)
-    print(summary_line(reports, time.perf_counter() - start, out, predictor.runner.name))
+    try:
+        with progress.bar:
+            reports = missing + BatchPredictor(predictor, out, options, progress).run(paths)
+    except OutputFolderError as err:
+        print(f"migraseg-predict: {err}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - start
+    print(summary_line(reports, seconds, out, predictor.runner.name, model_file.name))
     return 1 if any(r.status == "failed" for r in reports) else 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from migraseg.cli.errors import user_errors
 from migraseg.training.run import TrainingInputError, train
 from migraseg.utils.config import CONFIG_DIR
 
@@ -12,10 +13,8 @@ from migraseg.utils.config import CONFIG_DIR
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Train; returns the validation Dice for Hydra sweepers."""
-    try:
+    with user_errors("migraseg-train", TrainingInputError):
         result = train(cfg)
-    except TrainingInputError as err:
-        raise SystemExit(f"migraseg-train: {err}") from None
     return result["trainer_metrics"].get("val/dice_fg")
 
 

@@ -196,6 +196,18 @@ def make_splits(
     }
 
 
+def _leakage_problems(root: Path, splits: dict[str, list[str] | None]) -> list[str]:
+    """A test stem that is also trained or validated on inflates every score: name them.
+    (Train and val may share stems: a tiny dataset validating on its training images.)"""
+    test = set(splits.get("test") or [])
+    return [
+        f"{root / 'dataset.yaml'}: stems {shared} are in both splits {split!r} and 'test' "
+        "(test images must be unseen in training)"
+        for split in ("train", "val")
+        if (shared := sorted(test & set(splits.get(split) or [])))
+    ]
+
+
 def load_dataset(root: str | Path, split_seed: int = 0) -> DatasetSpec:
     """Read and validate a dataset folder.
 
@@ -233,6 +245,7 @@ def load_dataset(root: str | Path, split_seed: int = 0) -> DatasetSpec:
             problems.append(
                 f"{root / 'dataset.yaml'}: split {split!r} names unknown stems {unknown}"
             )
+    problems += _leakage_problems(root, splits)
     if problems:
         raise DatasetError(root, problems)
     return DatasetSpec(

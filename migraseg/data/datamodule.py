@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import albumentations as A
 import lightning as L
+import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
-from migraseg.constants import IGNORE_LABEL
+from migraseg.constants import CLASS_NAMES, IGNORE_LABEL
 from migraseg.data.cache import CACHE_MODES, load_samples
-from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_dataset_yaml
+from migraseg.data.contract import (
+    DatasetError,
+    DatasetSpec,
+    SampleRecord,
+    load_dataset,
+    read_dataset_yaml,
+)
 from migraseg.data.dataset import (
     LoadedSample,
     MixedPatchDataset,
@@ -104,6 +112,23 @@ class PatchLoader(DataLoader):
         self._resume = dict(state)
 
 
+def warn_absent_classes(samples: list, root: Path) -> list[str]:
+    """Warn (and return them) when a foreground class is in no training mask: the model cannot
+    learn it, and a Dice of 0 for it would otherwise be the first sign."""
+    present: set[int] = set()
+    for sample in samples:
+        present.update(np.unique(sample.mask).tolist())
+    absent = [name for i, name in enumerate(CLASS_NAMES) if i and i not in present]
+    if absent:
+        warnings.warn(
+            f"dataset {root}: class(es) {', '.join(absent)} appear in no training mask; the "
+            "model cannot learn them (check the masks' label values: 0 background, "
+            f"{', '.join(f'{i} {n}' for i, n in enumerate(CLASS_NAMES) if i)})",
+            stacklevel=2,
+        )
+    return absent
+
+
 class SegmentationDataModule(L.LightningDataModule):
     """Training patches and whole validation/test images from a dataset folder.
 
@@ -132,7 +157,7 @@ class SegmentationDataModule(L.LightningDataModule):
             simulated dataset is used (simulated once).
         min_images_to_hold_out: a dataset with fewer images and no ``splits`` in dataset.yaml
             trains on all of them. Whenever the validation split is empty, the training images
-            are validated on instead (with a warning: those scores are optimistic).
+            are validated on instead (with a warning: those scores measure fit).
     """
 
     def __init__(
@@ -186,7 +211,6 @@ class SegmentationDataModule(L.LightningDataModule):
         self.synthetic_mix_source = dict(synthetic_mix_source or {})
         self.min_images_to_hold_out = min_images_to_hold_out
         self.spec: DatasetSpec | None = None
-        self.val_records: list[SampleRecord] = []
         self._synthetic_spec: DatasetSpec | None = None
         self.loaded: dict[str, list[LoadedSample]] = {}
         # a rank may get no validation image when there are fewer images than ranks
@@ -266,7 +290,7 @@ class SegmentationDataModule(L.LightningDataModule):
         """dataset.yaml's content (cheap: reads no image; call after prepare_data)."""
         info, problems = read_dataset_yaml(self.root)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise DatasetError(self.root, problems)
         return info
 
     @property
@@ -288,23 +312,25 @@ class SegmentationDataModule(L.LightningDataModule):
                 )
                 spec.splits = {"train": sorted(spec.samples), "val": [], "test": []}
             self.spec = spec
+            train = self.spec.splits.get("train") or []
+            if train and not self.spec.splits.get("val"):  # e.g. a one-image dataset
+                warnings.warn(
+                    f"dataset {self.root} has no validation images (split 'val' is empty): "
+                    f"validating on the {len(train)} training image(s), so validation scores "
+                    "and the best checkpoint measure fit, not generalisation",
+                    stacklevel=2,
+                )
+                self.spec.splits["val"] = list(train)
         return self.spec
 
     def setup(self, stage: str | None = None) -> None:
         self.validated_spec()
-        self.val_records = self.spec.split("val")
-        if not self.val_records:
-            log.warning(
-                "%s has no validation images: validating on the training images (the scores "
-                "and the best checkpoint are chosen on images the model trains on)",
-                self.root,
-            )
-            self.val_records = self.spec.split("train")
-        records = {"train": self.spec.split("train"), "val": self.val_records}
         splits = {"fit": ("train", "val"), "validate": ("val",)}
         for split in splits.get(stage or "fit", ("train", "val")):
             if split not in self.loaded:
-                self.loaded[split] = self._load(records[split])
+                self.loaded[split] = self._load(self.spec.split(split))
+                if split == "train":
+                    warn_absent_classes(self.loaded["train"], self.root)
         if self.synthetic_mix > 0 and "train" in self.loaded and "synthetic" not in self.loaded:
             self.loaded["synthetic"] = self._load(self._synthetic_records())
 
@@ -375,7 +401,7 @@ class SegmentationDataModule(L.LightningDataModule):
         samples = self.loaded["val"]
         instances = [
             load_truth_instances(record, sample.mask.shape)
-            for record, sample in zip(self.val_records, samples, strict=True)
+            for record, sample in zip(self.spec.split("val"), samples, strict=True)
         ]
         return DataLoader(
             WholeImageDataset(samples, instances),

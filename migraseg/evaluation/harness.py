@@ -140,6 +140,12 @@ def evaluate_set(
             start = time.perf_counter()
             pred = source.segment(record, image)
             seconds[name] += time.perf_counter() - start
+            if pred.labels.shape != truth.labels.shape:
+                where = source.path_for(record.stem) if hasattr(source, "path_for") else name
+                raise ValueError(
+                    f"{where}: prediction shape {pred.labels.shape} != truth shape "
+                    f"{truth.labels.shape} of {record.mask_path}"
+                )
             row = score_image(
                 pred.labels,
                 pred.migrasome_ids,

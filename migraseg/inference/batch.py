@@ -3,17 +3,29 @@
 Every file is opened lazily and predicted frame by frame, strip by strip (see
 :mod:`migraseg.inference.predictor`); only the current frame's uint8 labels (1 byte per pixel)
 are held whole. A file that fails is reported by name and the batch goes on. Outputs are written
-atomically, inputs are only read, and files whose outputs all exist are skipped unless
-``overwrite``.
+atomically and inputs are only read.
+
+The output folder keeps a manifest (:data:`MANIFEST`, :class:`Manifest`) of every file migraseg
+wrote there and, per input, what produced it (the input's path, size and modification time, the
+model's SHA-256 and the options that change results). A file is skipped only when the manifest
+says the same input and the same model and options produced its outputs, which all still exist;
+otherwise it is redone. A file the manifest does not list is never overwritten: that input fails
+with a message naming it.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
+import json
+import math
+import os
+import shutil
+import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,10 +42,14 @@ from migraseg.measure.tables import (
     write_csv,
     write_roi_set,
 )
-from migraseg.utils.files import atomic_path
+from migraseg.utils.files import atomic_path, remove_stale_temporaries, write_text_atomic
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OUTPUT_SUFFIXES = ("_labels.tif", "_probs.tif")
+MANIFEST = ".migraseg-manifest.json"
+SUMMARY = "summary.csv"
+MAX_RESCALE = 8.0  # refuse (without force) images rescaled more than this, up or down
+BIG_TILES = 400  # files with more tiles than this get a size and time estimate first
 MIGRASOME_COLUMNS = [
     "id", "frame", "z", "centroid_x_px", "centroid_y_px", "centroid_x_um", "centroid_y_um",
     "area_um2", "diameter_um",
@@ -57,7 +73,107 @@ class PredictOptions:
     z_mode: str = "slices"  # or "max": maximum projection of z-stacks
     save_probs: bool = False
     overwrite: bool = False
+    force: bool = False  # run rescale factors beyond MAX_RESCALE
     strip_pixels: int = STRIP_PIXELS
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The options that change what is written (compared before skipping a file)."""
+        keys = ("pixel_size_um", "override_pixel_size", "channels", "axes", "z_mode", "save_probs")
+        return {k: v for k, v in asdict(self).items() if k in keys}
+
+
+class OutputFolderError(ValueError):
+    """The output folder cannot be used (not writable, or holds files migraseg did not write)."""
+
+
+class Manifest:
+    """What migraseg wrote into an output folder, kept in ``<out>/.migraseg-manifest.json``.
+
+    ``outputs``: names of files migraseg wrote (or is about to write) there; ``inputs``: per
+    output stem, the input, model and options that produced its finished outputs. It is saved
+    atomically after every change, so a killed run leaves a manifest that is right about every
+    finished file.
+    """
+
+    VERSION = 1
+
+    def __init__(self, out_dir: str | Path):
+        self.path = Path(out_dir) / MANIFEST
+        self.outputs: set[str] = set()
+        self.inputs: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self.outputs = set(data["outputs"])
+                self.inputs = dict(data["inputs"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise OutputFolderError(
+                    f"{self.path}: unreadable manifest ({err}); remove it to start afresh"
+                ) from err
+
+    def owns(self, path: Path) -> bool:
+        """Whether migraseg wrote ``path`` (a file of this folder) or may overwrite it."""
+        return path.name in self.outputs or not path.exists()
+
+    def foreign(self, paths) -> list[Path]:
+        """The existing files among ``paths`` that migraseg did not write."""
+        return [p for p in paths if not self.owns(p)]
+
+    def claim(self, paths) -> None:
+        """Record ``paths`` as migraseg's before writing them (a killed write stays ours)."""
+        self.outputs.update(p.name for p in paths)
+        self.save()
+
+    def release_missing(self, paths) -> None:
+        """Forget claimed ``paths`` that were never written."""
+        self.outputs.difference_update(p.name for p in paths if not p.exists())
+        self.save()
+
+    def save(self) -> None:
+        data = {"version": self.VERSION, "outputs": sorted(self.outputs), "inputs": self.inputs}
+        write_text_atomic(self.path, json.dumps(data, indent=1, sort_keys=True))
+
+
+def input_identity(path: Path) -> dict[str, Any]:
+    """What identifies an input's content cheaply: resolved path, size, modification time."""
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def check_rescale(
+    pixel_size_um: float, model_um: float, source: str, grid: tuple[int, int] | None = None
+) -> None:
+    """Refuse a rescale factor beyond :data:`MAX_RESCALE` either way, suggesting the usual unit
+    mistakes (nm typed as µm, or the reverse).
+
+    Raises:
+        ValueError: naming the factor, the model grid it would give (when ``grid`` is known),
+            and the remedies.
+    """
+    scale = pixel_size_um / model_um
+    if 1 / MAX_RESCALE <= scale <= MAX_RESCALE:
+        return
+    if scale > 1:
+        what = f"upscaled {scale:.0f}×"
+        hint = f"if it is in nm, that is {pixel_size_um / 1000:g} µm"
+    else:
+        what = f"downscaled {1 / scale:.0f}×"
+        hint = f"if it is in mm or was meant as nm, that is {pixel_size_um * 1000:g} µm"
+    onto = f" to a {grid[1]}×{grid[0]} px model grid" if grid else ""
+    raise ValueError(
+        f"pixel size {pixel_size_um:g} µm ({source}) against the model's {model_um:g} µm: the "
+        f"image would be {what}{onto}. Pixel sizes are in µm "
+        f"({hint}); pass the right --pixel-size (with --override-pixel-size for calibrated "
+        "files), or --force to run it anyway"
+    )
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -88,10 +204,14 @@ class ProgressHooks(Protocol):
     def start_file(self, path: Path, tiles: int) -> None: ...
     def advance_tiles(self, n: int) -> None: ...
     def end_file(self, report: FileReport) -> None: ...
+    def note(self, message: str) -> None: ...
 
 
 class NoProgress:
     def start_file(self, path: Path, tiles: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
         pass
 
     def advance_tiles(self, n: int) -> None:
@@ -123,30 +243,93 @@ def output_paths(path: Path, out_dir: Path, probs: bool) -> dict[str, Path]:
     return paths
 
 
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an input (symlink loop, broken link, FIFO, device,
+    folder), or None for a regular file (or a link to one)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop; skipped"
+        if os.path.islink(path):
+            return f"broken symbolic link to {os.readlink(path)}; skipped"
+        return f"cannot read ({err.strerror}); skipped"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a device"
+    return f"not a regular file ({kind}); skipped"
+
+
 def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[FileReport]]:
     """Files, folders (their ``*.tif``/``*.tiff``, sorted) and glob patterns, in order.
 
-    Our own outputs in ``out_dir`` are never taken as inputs. Items that match nothing come
-    back as failed reports.
+    Our own outputs in ``out_dir`` (listed in its manifest; in folders also any
+    ``*_labels.tif`` and ``*_probs.tif``) are never taken as inputs; one named explicitly is
+    reported as such.
+    Items that match nothing, symbolic link loops and non-regular files (FIFOs, devices) come
+    back as failed reports, so that no input is dropped without a word.
     """
     paths: list[Path] = []
-    missing: list[FileReport] = []
+    problems: list[FileReport] = []
+    out = out_dir.resolve()
+    manifest_path = out_dir / MANIFEST
+    try:
+        ours = set(json.loads(manifest_path.read_text(encoding="utf-8"))["outputs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        ours = set()
     for item in items:
+        explicit = False
         if Path(item).is_dir():
             found = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
-        elif Path(item).exists():
-            found = [Path(item)]
+        elif os.path.lexists(item):
+            found, explicit = [Path(item)], True
         else:
-            found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+            found = sorted(Path(p) for p in glob.glob(item))
         if not found:
-            missing.append(FileReport(Path(item), "failed", f"{item}: no such file or folder"))
-        out = out_dir.resolve()
-        paths += [
-            p
-            for p in found
-            if not (p.resolve().parent == out and p.name.lower().endswith(OUTPUT_SUFFIXES))
-        ]
-    return list(dict.fromkeys(paths)), missing
+            problems.append(FileReport(Path(item), "failed", f"{item}: no such file or folder"))
+        for p in found:
+            problem = not_a_regular_file(p)
+            if problem:
+                problems.append(FileReport(p, "failed", f"{p}: {problem}"))
+            elif p.resolve().parent == out and (
+                p.name in ours or (not explicit and p.name.lower().endswith(OUTPUT_SUFFIXES))
+            ):
+                if explicit:
+                    problems.append(
+                        FileReport(
+                            p,
+                            "failed",
+                            f"{p}: an output of migraseg in --out, not taken as an input (copy "
+                            "it elsewhere to segment it)",
+                        )
+                    )
+            else:
+                paths.append(p)
+    return list(dict.fromkeys(paths)), problems
+
+
+def check_free_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse to start writing ``needed`` bytes where less is free (a full disk under a memory
+    map kills the process with SIGBUS, leaving no message and a hidden temporary file)."""
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise ValueError(
+            f"not enough free space in {folder}: {what} needs {needed / 1e9:.2f} GB, "
+            f"{free / 1e9:.2f} GB free"
+        )
+
+
+def reserve(path: Path) -> None:
+    """Allocate a sparse file's blocks now, so that a full disk is an error here rather than
+    SIGBUS in a memory-mapped write later (file systems without fallocate are left as they are)."""
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                raise ValueError(f"disk full: no room for {path.name} in {path.parent}") from err
+        except AttributeError:  # not on this platform
+            pass
 
 
 class BatchPredictor:
@@ -159,13 +342,59 @@ class BatchPredictor:
         options: PredictOptions | None = None,
         progress: ProgressHooks | None = None,
     ):
+        from migraseg.export import sha256_file
+
         self.predictor, self.out_dir = predictor, Path(out_dir)
         self.options = options or PredictOptions()
         self.progress = progress or NoProgress()
+        source = predictor.source_file or predictor.model_file
+        self.model_sha256 = sha256_file(source) if source and source.is_file() else None
+        self.manifest: Manifest | None = None
+
+    def open_out_dir(self) -> Manifest:
+        """Create the output folder, read its manifest and check that ``summary.csv`` is ours.
+
+        Raises:
+            OutputFolderError: not a writable folder, an unreadable manifest, or a
+                ``summary.csv`` migraseg did not write.
+        """
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.out_dir, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "not writable")
+        except OSError as err:
+            raise OutputFolderError(
+                f"--out {self.out_dir}: cannot write there ({err.strerror or err})"
+            ) from err
+        manifest = Manifest(self.out_dir)
+        summary = self.out_dir / SUMMARY
+        if manifest.foreign([summary]):
+            raise OutputFolderError(
+                f"{summary} exists and was not written by migraseg (not in {MANIFEST}); move it "
+                "away or choose another --out: files migraseg did not write are never overwritten"
+            )
+        manifest.claim([summary])
+        return manifest
 
     def run(self, paths: list[Path]) -> list[FileReport]:
-        """Predict every file (failures are reported, not raised) and write summary.csv."""
-        reports, owners = [], {}
+        """Predict every file (failures are reported, not raised) and write summary.csv.
+
+        Raises:
+            OutputFolderError: the output folder cannot be used (see :meth:`open_out_dir`).
+        """
+        self.manifest = self.open_out_dir()
+        reports: list[FileReport] = []
+        try:
+            self.predict_all(paths, reports)
+        finally:  # also when interrupted: summary.csv then lists the files finished so far
+            rows = [row for report in reports for row in report.summary]
+            remove_stale_temporaries(self.out_dir / SUMMARY)
+            write_csv(self.out_dir / SUMMARY, rows, SUMMARY_COLUMNS)
+        return reports
+
+    def predict_all(self, paths: list[Path], reports: list[FileReport]) -> None:
+        """Predict each file in turn, appending its report (failures included) to ``reports``."""
+        owners: dict[str, Path] = {}
         for path in paths:
             start = time.perf_counter()
             stem = output_stem(path)
@@ -181,24 +410,86 @@ class BatchPredictor:
             report.seconds = time.perf_counter() - start
             self.progress.end_file(report)
             reports.append(report)
-        rows = [row for report in reports for row in report.summary]
-        write_csv(self.out_dir / "summary.csv", rows, SUMMARY_COLUMNS)
-        return reports
+
+    def settings(self) -> dict[str, Any]:
+        """Model and options of this run, as the manifest records them."""
+        p = self.predictor
+        return {
+            "model_sha256": self.model_sha256,
+            "options": self.options.fingerprint(),
+            "tiling": {
+                "tile_size": p.tile_size,
+                "overlap": p.overlap,
+                "tta": getattr(p.runner, "tta", False),
+            },
+        }
+
+    def is_done(self, path: Path, outputs: dict[str, Path]) -> bool:
+        """Whether the manifest says this input, model and options made ``outputs`` (all there)."""
+        record = self.manifest.inputs.get(output_stem(path))
+        return (
+            record is not None
+            and self.model_sha256 is not None
+            and record.get("input") == input_identity(path)
+            and record.get("settings") == self.settings()
+            and all(p.is_file() for p in outputs.values())
+        )
 
     def predict_file(self, path: Path) -> FileReport:
         """Predict one file and write its outputs; raises on any problem with it."""
+        if self.manifest is None:
+            self.manifest = self.open_out_dir()
+        manifest, stem = self.manifest, output_stem(path)
         outputs = output_paths(path, self.out_dir, self.options.save_probs)
         if any(p.resolve() == path.resolve() for p in outputs.values()):
             raise ValueError("input and output are the same file; choose another --out")
-        if not self.options.overwrite and all(p.is_file() for p in outputs.values()):
+        if not self.options.overwrite and self.is_done(path, outputs):
             return FileReport(path, "skipped", summary=read_csv(outputs["summary"]))
-        with LazyTiff(path) as tiff:
-            plan = self.plan(tiff)
-            height, width = plan.layout.size["Y"], plan.layout.size["X"]
-            tiles = self.predictor.count_tiles((height, width), plan.pixel_size_um)
-            self.progress.start_file(path, tiles * len(plan.layout.frames))
-            measured = self.write_images(plan, outputs)
-        return self.write_tables(path, plan, measured, outputs)
+        foreign = manifest.foreign(outputs.values())
+        if foreign:
+            names = ", ".join(p.name for p in foreign)
+            raise ValueError(
+                f"{names} in {self.out_dir} not written by migraseg (not in {MANIFEST}): not "
+                "overwritten; move it away or choose another --out"
+            )
+        manifest.inputs.pop(stem, None)  # not done until it is again
+        manifest.claim(outputs.values())
+        for p in outputs.values():
+            remove_stale_temporaries(p)
+        identity = input_identity(path)
+        try:
+            with LazyTiff(path) as tiff:
+                plan = self.plan(tiff)
+                height, width = plan.layout.size["Y"], plan.layout.size["X"]
+                tiles = self.predictor.count_tiles((height, width), plan.pixel_size_um)
+                self.estimate(path, plan, tiles)
+                self.progress.start_file(path, tiles * len(plan.layout.frames))
+                measured = self.write_images(plan, outputs)
+            report = self.write_tables(path, plan, measured, outputs)
+        except BaseException:
+            manifest.release_missing(outputs.values())
+            raise
+        manifest.inputs[stem] = {
+            "input": identity,
+            "settings": self.settings(),
+            "outputs": sorted(p.name for p in outputs.values()),
+        }
+        manifest.save()
+        return report
+
+    def estimate(self, path: Path, plan: FilePlan, tiles: int) -> None:
+        """Print the model grid and a time estimate before a file of many tiles."""
+        frames = len(plan.layout.frames)
+        if tiles * frames <= BIG_TILES:
+            return
+        height, width = plan.layout.size["Y"], plan.layout.size["X"]
+        grid = self.predictor.model_grid((height, width), plan.pixel_size_um)
+        seconds = tiles * frames * self.predictor.seconds_per_tile()
+        self.progress.note(
+            f"{path.name}: {width}×{height} px × {frames} frame(s) → model grid {grid[1]}×"
+            f"{grid[0]} px, {tiles * frames} tiles: about {human_seconds(seconds)} on "
+            f"{self.predictor.runner.name}"
+        )
 
     def plan(self, tiff: LazyTiff) -> FilePlan:
         """Axes, pixel size and channels of an open file, checked against the model."""
@@ -210,6 +501,12 @@ class BatchPredictor:
             pixel_size = options.pixel_size_um
         if not pixel_size:
             raise ValueError("no pixel size in the file's metadata; pass --pixel-size (µm)")
+        if not options.force:
+            from_option = options.override_pixel_size or not tiff.pixel_size_um
+            source = "--pixel-size" if from_option else "the file's metadata"
+            size = (layout.size["Y"], layout.size["X"])
+            grid = self.predictor.model_grid(size, pixel_size)
+            check_rescale(pixel_size, meta.pixel_size_um, source, grid)
         names = tiff.channel_names
         if len(names or []) != layout.n_channels:
             names = None
@@ -247,9 +544,11 @@ class BatchPredictor:
             write_tiff_pages(outputs["labels"], pages, shape, np.uint8, size, axes)
             return measured
         n_classes = len(self.predictor.meta.class_names)
+        probs_shape = (*shape[:-2], n_classes, *shape[-2:])
+        check_free_space(self.out_dir, math.prod(probs_shape) + math.prod(shape), "--probs")
         with atomic_path(outputs["probs"]) as tmp:
-            probs_shape = (*shape[:-2], n_classes, *shape[-2:])
             probs = create_tiff_memmap(tmp, probs_shape, np.uint8, size, axes[:-2] + "CYX")
+            reserve(tmp)
             frames = probs.reshape(-1, n_classes, *shape[-2:])
             pages = self.predict_frames(plan, frames, measured)
             write_tiff_pages(outputs["labels"], pages, shape, np.uint8, size, axes)

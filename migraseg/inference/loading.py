@@ -36,9 +36,9 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
     The network is built without pretrained encoder weights whatever the training config said
     (``encoder_weights: imagenet`` would reach for the network): the checkpoint holds them all.
     """
-    # A Lightning checkpoint holds optimizer state and hyper-parameters besides tensors;
-    # only load checkpoints you trust (as with any pickle).
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only: tensors and plain containers only, so a crafted pickle runs no code (our
+    # own checkpoints hold nothing else).
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     meta_dict = checkpoint.get("hyper_parameters", {}).get("meta")
     if not meta_dict:
         raise ModelLoadError(f"{path}: checkpoint has no migraseg metadata (hyper_parameters.meta)")
@@ -69,15 +69,33 @@ def load_onnx_model(path: Path) -> tuple[OnnxModel, ModelMeta]:
     return model, ModelMeta.from_dict(model.meta())
 
 
+def onnx_mismatch(torchscript: Path, onnx: Path) -> str | None:
+    """Why the ONNX file beside a TorchScript file is not its export, or None when it is: both
+    must carry the same weights hash (written by migraseg-export since it recorded one)."""
+    from migraseg.export import embedded_weights_sha256, onnx_weights_sha256
+
+    expected = embedded_weights_sha256(torchscript)
+    if expected is None:
+        return f"{torchscript.name} records no weights hash (re-export it)"
+    try:
+        found = onnx_weights_sha256(onnx)
+    except Exception as err:
+        return f"unreadable ({type(err).__name__}: {' '.join(str(err).split())[:MAX_CAUSE]})"
+    if found != expected:
+        return f"it holds other weights than {torchscript.name} (a stale export)"
+    return None
+
+
 def choose_model_file(path: str | Path, backend: str = "auto", device: str = "auto") -> Path:
     """The file to load: ``path``, or the ONNX export beside a TorchScript ``path`` on CPU.
 
-    With ``backend="auto"`` and ONNX Runtime not installed, the TorchScript file is kept (with a
-    warning).
+    The ONNX file is used only when its embedded weights hash equals the TorchScript file's
+    (else it is stale: a warning says so and the TorchScript file runs). With ``backend="auto"``
+    and ONNX Runtime not installed, the TorchScript file is kept (with a warning).
 
     Raises:
-        ModelLoadError: unknown backend, or ``backend="onnx"`` without an ONNX file or without
-            ONNX Runtime.
+        ModelLoadError: unknown backend, or ``backend="onnx"`` without a matching ONNX file or
+            without ONNX Runtime.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -87,13 +105,23 @@ def choose_model_file(path: str | Path, backend: str = "auto", device: str = "au
     sibling = path.with_suffix(".onnx")
     on_cpu = resolve_device(device).type == "cpu"
     if path.suffix in TORCHSCRIPT_SUFFIXES and sibling.is_file() and (on_cpu or backend == "onnx"):
-        if importlib.util.find_spec("onnxruntime") is not None:
+        if importlib.util.find_spec("onnxruntime") is None:
+            if backend == "onnx":
+                raise ModelLoadError(f"{sibling}: ONNX Runtime is not installed ({ONNX_INSTALL})")
+            warnings.warn(
+                f"{sibling.name} not used: ONNX Runtime is not installed ({ONNX_INSTALL}); "
+                f"running {path.name} in PyTorch",
+                stacklevel=2,
+            )
+            return path
+        mismatch = onnx_mismatch(path, sibling)
+        if mismatch is None:
             return sibling
         if backend == "onnx":
-            raise ModelLoadError(f"{sibling}: ONNX Runtime is not installed ({ONNX_INSTALL})")
+            raise ModelLoadError(f"{sibling}: not the export of {path.name}: {mismatch}")
         warnings.warn(
-            f"{sibling.name} not used: ONNX Runtime is not installed ({ONNX_INSTALL}); "
-            f"running {path.name} in PyTorch",
+            f"{sibling} not used: {mismatch}; running {path.name} in PyTorch "
+            f"(migraseg-export --onnx writes a fresh {sibling.name})",
             stacklevel=2,
         )
         return path

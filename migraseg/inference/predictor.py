@@ -98,6 +98,8 @@ class Predictor:
         self.runner = make_runner(net, device, tta)
         self.meta = meta
         self.model_file: Path | None = None  # the file loaded, when built by from_path
+        self.source_file: Path | None = None  # the file the user named (model_file's .pt)
+        self._seconds_per_tile: float | None = None
         self.tile_size, self.overlap, self.batch_size = tile_size, overlap, batch_size
 
     @classmethod
@@ -106,7 +108,7 @@ class Predictor:
         model_file = choose_model_file(path, backend, kwargs.get("device", "auto"))
         net, meta = load_model(model_file)
         predictor = cls(net, meta, **kwargs)
-        predictor.model_file = model_file
+        predictor.model_file, predictor.source_file = model_file, Path(path)
         return predictor
 
     # --- the model's grid -----------------------------------------------------------------
@@ -121,12 +123,28 @@ class Predictor:
         xs = tile_starts(max(shape[1], tile[1]), tile[1], self.overlap)
         return tile, ys, xs
 
+    def model_grid(self, shape: tuple[int, int], pixel_size_um: float) -> tuple[int, int]:
+        """(Y, X) of an image of ``shape`` px at ``pixel_size_um`` once on the model's grid."""
+        return model_grid_shape(shape, pixel_size_um / self.meta.pixel_size_um)
+
     def count_tiles(self, shape: tuple[int, int], pixel_size_um: float) -> int:
         """Tiles the sliding window runs over an image of ``shape`` (Y, X) px (progress bars)."""
-        _, ys, xs = self._tile_grid(
-            model_grid_shape(shape, pixel_size_um / self.meta.pixel_size_um)
-        )
+        _, ys, xs = self._tile_grid(self.model_grid(shape, pixel_size_um))
         return len(ys) * len(xs)
+
+    def seconds_per_tile(self) -> float:
+        """Measured time of one full tile on this runner (one warm-up, then one timed batch;
+        measured once): for time estimates before long runs."""
+        if self._seconds_per_tile is None:
+            import time
+
+            n = max(1, self.batch_size)
+            batch = np.zeros((n, self.meta.in_channels, self.tile_size, self.tile_size), np.float32)
+            self.runner(batch[:1])
+            start = time.perf_counter()
+            self.runner(batch)
+            self._seconds_per_tile = (time.perf_counter() - start) / n
+        return self._seconds_per_tile
 
     def stream_model_grid(
         self,

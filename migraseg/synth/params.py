@@ -18,51 +18,7 @@ import numpy as np
 
 Range = tuple[float, float]
 IntRange = tuple[int, int]
-Weights = dict[str, float]
 MODALITIES = ("confocal", "tem")
-
-# Appearance families of confocal images: each image draws one family per axis, with the
-# weights of its ConfocalParams field (docs/simulator_families.md). The first is today's look.
-CELL_STYLES = ("membrane", "rim", "fill", "punctate", "nucleus", "textured")
-OPTICS = ("confocal", "spinning_disk", "widefield", "airyscan")
-NOISE_MODELS = ("poisson_gauss", "scmos", "emccd")
-FIBER_STYLES = ("marker", "dim")
-EXPOSURES = ("standard", "saturated")
-FAMILY_AXES = {  # ConfocalParams field -> the families it weighs
-    "cell_styles": CELL_STYLES,
-    "optics": OPTICS,
-    "noise_models": NOISE_MODELS,
-    "fiber_styles": FIBER_STYLES,
-    "exposures": EXPOSURES,
-}
-
-
-def only(axis: str, family: str) -> Weights:
-    """Weights of a family axis that select ``family`` always (weight 1, every other 0)."""
-    return {name: float(name == family) for name in FAMILY_AXES[axis]}
-
-
-def check_weights(where: str, weights: Mapping[str, float], known: Sequence[str]) -> Weights:
-    """Validated family weights: known names, finite weights >= 0, at least one above 0."""
-    unknown = sorted(set(weights) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown famil(ies) {unknown}; known: {list(known)}")
-    out = {str(k): float(v) for k, v in weights.items()}
-    if any(not np.isfinite(v) or v < 0 for v in out.values()) or not sum(out.values()) > 0:
-        raise ValueError(f"{where}: weights must be >= 0 with at least one > 0, got {out}")
-    return out
-
-
-def choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
-    """One family drawn with probability proportional to its weight (0: never).
-
-    Draws no random number when only one family has a weight above 0.
-    """
-    names = [k for k, v in weights.items() if v > 0]
-    if len(names) == 1:
-        return names[0]
-    p = np.array([weights[k] for k in names], float)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _check_ranges(obj: Any) -> None:
@@ -179,6 +135,51 @@ def _default_markers() -> dict[str, MarkerParams]:
     return {"tspan4": MarkerParams(), "wga": wga}
 
 
+Weights = dict[str, float]
+# Appearance families of confocal images: each image draws one family per axis, with the
+# weights of its ConfocalParams field (docs/simulator_families.md). The first is today's look.
+CELL_STYLES = ("membrane", "rim", "fill", "punctate", "nucleus", "textured")
+OPTICS = ("confocal", "spinning_disk", "widefield", "airyscan")
+NOISE_MODELS = ("poisson_gauss", "scmos", "emccd")
+FIBER_STYLES = ("marker", "dim")
+EXPOSURES = ("standard", "saturated")
+FAMILY_AXES = {  # ConfocalParams field -> the families it weighs
+    "cell_styles": CELL_STYLES,
+    "optics": OPTICS,
+    "noise_models": NOISE_MODELS,
+    "fiber_styles": FIBER_STYLES,
+    "exposures": EXPOSURES,
+}
+
+
+def only(axis: str, family: str) -> Weights:
+    """Weights of a family axis that select ``family`` always (weight 1, every other 0)."""
+    return {name: float(name == family) for name in FAMILY_AXES[axis]}
+
+
+def check_weights(where: str, weights: Mapping[str, float], known: Sequence[str]) -> Weights:
+    """Validated family weights: known names, finite weights >= 0, at least one above 0."""
+    unknown = sorted(set(weights) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown famil(ies) {unknown}; known: {list(known)}")
+    out = {str(k): float(v) for k, v in weights.items()}
+    if any(not np.isfinite(v) or v < 0 for v in out.values()) or not sum(out.values()) > 0:
+        raise ValueError(f"{where}: weights must be >= 0 with at least one > 0, got {out}")
+    return out
+
+
+def choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
+    """One family drawn with probability proportional to its weight (0: never).
+
+    Draws no random number when only one family has a weight above 0.
+    """
+    names = [k for k, v in weights.items() if v > 0]
+    if len(names) == 1:
+        return names[0]
+    p = np.array([weights[k] for k in names], float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
 @dataclass(frozen=True)
 class ConfocalParams:
     """Optics, markers and detector of a confocal acquisition."""
@@ -217,6 +218,8 @@ class ConfocalParams:
         for axis, known in FAMILY_AXES.items():
             weights = check_weights(f"ConfocalParams.{axis}", getattr(self, axis), known)
             object.__setattr__(self, axis, weights)
+        if self.log_photons and self.peak_photons[0] <= 0:
+            raise ValueError(f"log_photons needs peak_photons > 0, got {self.peak_photons}")
         unknown = set(self.channels) - set(self.markers)
         if unknown or not self.channels:
             raise ValueError(
@@ -227,9 +230,23 @@ class ConfocalParams:
             raise ValueError(f"bit_depths must be among 8, 12, 16; got {self.bit_depths}")
 
 
+TEM_PREPARATIONS = ("whole_mount", "thin_section", "negative_stain")
+
+
+def _whole_mount_only() -> dict[str, float]:
+    return {"whole_mount": 1.0}
+
+
 @dataclass(frozen=True)
 class TemParams:
-    """Staining, optics and detector of a transmission electron micrograph (whole mount)."""
+    """Staining, optics and detector of a transmission electron micrograph.
+
+    Each micrograph picks one sample preparation from ``preparations`` (weights; 0 = never):
+    ``whole_mount`` (heavy stain, projected shells: dark discs), ``thin_section`` (membranes as
+    outlines around a light lumen, cells as textured cytoplasm) or ``negative_stain`` (stain pools
+    around the objects: light objects with dark rims on a darker, uneven background). The
+    ranges after ``preparations`` are drawn only by the preparation that uses them.
+    """
 
     image_size_px: tuple[int, int] = (512, 512)
     pixel_size_um: Range = (0.008, 0.016)
@@ -256,11 +273,29 @@ class TemParams:
     illumination_falloff: Range = (0.0, 0.3)
     bit_depths: tuple[int, ...] = (8, 16)
     full_scale_fraction: Range = (0.6, 0.9)  # the unobstructed beam maps to this of the range
+    preparations: dict[str, float] = field(default_factory=_whole_mount_only)  # weights
+    # thin_section: a 50–100 nm plastic section, post-stained; contrast scales with its thickness
+    section_thickness_um: Range = (0.05, 0.1)
+    section_membrane_density: Range = (5.0, 12.0)  # membranes cut across the section
+    cytoplasm_density: Range = (0.8, 2.5)  # cell interior (resin background: film_texture)
+    section_lumen_density: Range = (0.1, 0.6)  # migrasome and vesicle lumens
+    ribosome_grain: Range = (0.2, 0.8)  # relative, fine-grained cytoplasm texture
+    organelles_per_um2: Range = (0.05, 0.4)  # mitochondria in the cut cytoplasm
+    fiber_in_section: Range = (0.4, 1.0)  # fraction of a fiber's length inside the section
+    # negative_stain: a stain layer pooling around the objects on the film
+    stain_depth_um: Range = (0.02, 0.08)
+    stain_od: Range = (0.6, 1.6)  # optical density of the stain layer (background darkness)
+    stain_unevenness: Range = (0.1, 0.5)  # relative s.d. of the layer's depth
+    rim_um: Range = (0.01, 0.05)  # width of the meniscus of stain around each object
+    rim_strength: Range = (0.5, 2.0)  # its extra depth, in layer depths
+    positive_stain: Range = (0.05, 0.3)  # fraction of whole-mount stain the objects also take
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         if any(bits not in (8, 16) for bits in self.bit_depths):
             raise ValueError(f"TEM bit_depths must be among 8, 16; got {self.bit_depths}")
+        weights = check_weights("TemParams.preparations", self.preparations, TEM_PREPARATIONS)
+        object.__setattr__(self, "preparations", weights)  # a plain dict, also from Hydra
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 os.replace(path, previous_path(path))
         log.debug("checkpoint written: %s", path)
 
+    def load_checkpoint(
+        self, path: _PATH, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        """Load with ``weights_only=True`` whatever the caller asked: a checkpoint is a pickle,
+        and only tensors and plain containers may come out of one (no code runs)."""
+        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+
 
 def checkpoint_candidates(run_dir: Path) -> list[Path]:
     """Checkpoints a run folder holds, newest first.
@@ -71,25 +78,43 @@ def checkpoint_candidates(run_dir: Path) -> list[Path]:
 def is_readable_checkpoint(path: Path) -> str | None:
     """``None`` if ``path`` loads as a Lightning training checkpoint, else why not."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
         return f"{type(error).__name__}: {error}"
     missing = {"state_dict", "loops", "optimizer_states"} - set(checkpoint)
     return f"not a training checkpoint (no {', '.join(sorted(missing))})" if missing else None
 
 
+CORRUPT_SUFFIX = ".corrupt"
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable checkpoint to ``<name>.corrupt`` (kept for inspection, never loaded
+    again, and no longer in the way of the next checkpoint of the same name)."""
+    target = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, target)
+    return target
+
+
 def find_resume_checkpoint(run_dir: str | Path) -> Path | None:
     """The newest checkpoint of ``run_dir`` that loads; ``None`` if the folder has none.
 
     Each newer checkpoint that fails to load is reported with a warning naming the file and the
-    error, and the next older one is tried.
+    error, and the next older one is tried. When none loads, the unreadable ones are moved aside
+    (``<name>.ckpt.corrupt``) and the warning says that training starts over.
     """
+    unreadable = []
     for path in checkpoint_candidates(Path(run_dir)):
         problem = is_readable_checkpoint(path)
         if problem is None:
             return path
+        warnings.warn(f"checkpoint {path} is unreadable ({problem})", stacklevel=2)
+        unreadable.append(path)
+    if unreadable:
+        moved = [set_aside(p) for p in unreadable]
         warnings.warn(
-            f"checkpoint {path} is unreadable ({problem}); falling back to an older one",
+            f"no checkpoint of {run_dir} is readable: training starts over from epoch 0; the "
+            f"unreadable file(s) were moved aside: {', '.join(str(p) for p in moved)}",
             stacklevel=2,
         )
     return None

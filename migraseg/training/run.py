@@ -323,13 +323,14 @@ def evaluate_checkpoint(
     """Score a checkpoint beside the classical baseline (tuned on the train split) on the
     configured split of the training dataset; write metrics.json and report.md/.html.
 
-    A dataset too small to hold images out (:class:`SegmentationDataModule`'s
-    ``min_images_to_hold_out``) is scored on its training images, named so in the report."""
+    When that split is empty (a dataset too small to hold images out, see
+    :class:`SegmentationDataModule`'s ``min_images_to_hold_out``), the training images are
+    scored instead, named so in the report."""
     spec = datamodule.validated_spec()
     split = str(cfg.get("eval_split", "test"))
     name = f"{spec.name}/{split}"
     if not spec.split(split):
-        if spec.split("val") or not spec.split("train"):
+        if not spec.split("train"):
             log.warning("no evaluation: split %r of %s is empty", split, spec.root)
             return {}
         log.warning(

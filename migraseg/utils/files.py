@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,26 @@ def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def _temporary_pattern(path: Path) -> re.Pattern[str]:
+    """Names :func:`atomic_path` gives the temporaries of ``path`` (mkstemp adds 8 characters)."""
+    return re.compile(
+        re.escape(f".{path.stem}.") + r"[a-z0-9_]{8}" + re.escape(f".tmp{path.suffix}")
+    )
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove what killed writes of ``path`` left behind (SIGKILL, power loss: no ``finally``
+    runs) and return the removed paths. Only call it where no other process writes ``path``."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    pattern = _temporary_pattern(path)
+    stale = [p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 @contextlib.contextmanager
