@@ -4,6 +4,8 @@ BACKGROUND, CELL, FIBER, MIGRASOME = 0, 1, 2, 3
 CLASS_NAMES: tuple[str, ...] = ("background", "cell", "retraction_fiber", "migrasome")
 NUM_CLASSES = len(CLASS_NAMES)
 FOREGROUND_CLASSES = (CELL, FIBER, MIGRASOME)
+# Mask value of pixels nobody annotated (partial annotations): ignored by the loss and metrics.
+IGNORE_LABEL = 255
 # Migrasome decoding, unless a model or config says otherwise. Migrasomes are 0.5–3 µm across;
 # extracellular vesicles and puncta image as ~0.25 µm dots, so objects under 0.4 µm are dropped.
 # Touching migrasomes are split where their distance map has maxima 0.1 µm deep.

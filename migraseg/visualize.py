@@ -8,6 +8,7 @@ from migraseg.normalization import percentile_normalize
 
 # background, cell, retraction fiber, migrasome
 CLASS_COLOURS = np.array([[0, 0, 0], [90, 90, 200], [40, 220, 40], [255, 0, 255]], np.uint8)
+UNANNOTATED_COLOUR = np.array([110, 110, 110], np.uint8)  # mask value 255 (and any other id)
 
 
 def to_gray(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:
@@ -17,8 +18,10 @@ def to_gray(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarr
 
 
 def colorize(labels: np.ndarray) -> np.ndarray:
-    """Class ids (Y, X) as uint8 RGB (Y, X, 3)."""
-    return CLASS_COLOURS[np.clip(labels, 0, len(CLASS_COLOURS) - 1)]
+    """Class ids (Y, X) as uint8 RGB (Y, X, 3); ids beyond the classes (255: not annotated)
+    in gray."""
+    colours = np.concatenate([CLASS_COLOURS, UNANNOTATED_COLOUR[None]])
+    return colours[np.clip(labels, 0, len(CLASS_COLOURS))]
 
 
 def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:
@@ -53,6 +56,8 @@ def error_map(
     Shape: image, truth, pred (Y, X) → uint8 RGB (Y, X, 3).
     """
     gray = to_gray(image).astype(np.float32) * 0.6
+    annotated = truth < len(CLASS_COLOURS)  # 255: not annotated, no outcome
+    truth, pred = np.where(annotated, truth, 0), np.where(annotated, pred, 0)
     outcome = {
         "correct": (truth == pred) & (truth > 0),
         "missed": (truth > 0) & (pred == 0),

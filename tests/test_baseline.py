@@ -145,7 +145,6 @@ def test_tem_baseline_scores_well_above_zero():
 
 def test_tuning_a_tem_dataset_starts_from_the_tem_defaults(tmp_path):
     from migraseg.data.synthetic import write_synthetic_dataset
-
     from migraseg.synth.presets import load_preset
 
     config = load_preset("tem").with_acquisition(image_size_px=(96, 96))

@@ -23,10 +23,11 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 
 @contextlib.contextmanager
-def user_errors(prog: str) -> Iterator[None]:
-    """Turn migraseg's own errors into ``prog: message`` on stderr and ``SystemExit(1)``
-    (which Hydra lets through); any other exception keeps its traceback (a bug to report)."""
-    types = user_error_types()
+def user_errors(prog: str, *extra: type[BaseException]) -> Iterator[None]:
+    """Turn migraseg's own errors (and ``extra`` types) into ``prog: message`` on stderr and
+    ``SystemExit(1)`` (which Hydra lets through); any other exception keeps its traceback (a bug
+    to report)."""
+    types = (*user_error_types(), *extra)
     try:
         yield
     except types as err:

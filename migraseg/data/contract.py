@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 from skimage.measure import label
 
-from migraseg.constants import CLASS_NAMES, MIGRASOME, NUM_CLASSES
+from migraseg.constants import CLASS_NAMES, IGNORE_LABEL, MIGRASOME, NUM_CLASSES
 from migraseg.io import ImageReadError, read_image
 from migraseg.utils.files import write_text_atomic
 
@@ -153,7 +153,9 @@ def _check_sample(
     if not mask_path.is_file():
         problems.append(f"{mask_path}: missing mask for image {image_path.name}")
     else:
-        problems += _check_label_file(mask_path, image.shape[1:], max_label=NUM_CLASSES - 1)
+        problems += _check_label_file(
+            mask_path, image.shape[1:], max_label=NUM_CLASSES - 1, extra=(IGNORE_LABEL,)
+        )
     has_instances = instance_path.is_file()
     if has_instances:
         problems += _check_label_file(instance_path, image.shape[1:], max_label=None)
@@ -167,7 +169,9 @@ def _check_sample(
     return record, [], image.shape[0]
 
 
-def _check_label_file(path: Path, shape: tuple[int, ...], max_label: int | None) -> list[str]:
+def _check_label_file(
+    path: Path, shape: tuple[int, ...], max_label: int | None, extra: tuple[int, ...] = ()
+) -> list[str]:
     try:
         labels, _ = read_image(path)
     except ImageReadError as err:
@@ -179,8 +183,10 @@ def _check_label_file(path: Path, shape: tuple[int, ...], max_label: int | None)
     if labels.size and labels.min() < 0:
         return [f"{path}: negative labels"]
     if max_label is not None and labels.size and labels.max() > max_label:
-        bad = sorted(set(np.unique(labels).tolist()) - set(range(max_label + 1)))
-        return [f"{path}: labels {bad} outside 0–{max_label} ({', '.join(CLASS_NAMES)})"]
+        bad = sorted(set(np.unique(labels).tolist()) - set(range(max_label + 1)) - set(extra))
+        if bad:
+            also = "".join(f" or {e} (not annotated)" for e in extra)
+            return [f"{path}: labels {bad} outside 0–{max_label} ({', '.join(CLASS_NAMES)}){also}"]
     return []
 
 

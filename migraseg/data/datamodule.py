@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,49 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Sampler
 
-from migraseg.constants import CLASS_NAMES
+from migraseg.constants import CLASS_NAMES, IGNORE_LABEL
 from migraseg.data.cache import CACHE_MODES, load_samples
-from migraseg.data.contract import DatasetError, DatasetSpec, load_dataset, read_dataset_yaml
+from migraseg.data.contract import (
+    DatasetError,
+    DatasetSpec,
+    SampleRecord,
+    load_dataset,
+    read_dataset_yaml,
+)
 from migraseg.data.dataset import (
     LoadedSample,
+    MixedPatchDataset,
     PatchDataset,
     PatchSampler,
     WholeImageDataset,
     load_truth_instances,
 )
 from migraseg.data.synthetic import ensure_synthetic_dataset, recipe_config
+from migraseg.io import read_image
+
+log = logging.getLogger(__name__)
+
+
+def simulate_once(root: Path, recipe: Mapping[str, Any]) -> None:
+    """Simulate the dataset ``recipe`` describes into ``root`` on rank 0 unless it is cached;
+    other ranks wait for it (:func:`~migraseg.data.synthetic.ensure_synthetic_dataset`).
+
+    Raises:
+        ValueError: the folder holds a simulated dataset made with other settings, or the recipe
+            makes time-lapse stacks.
+    """
+    if recipe_config(recipe).timelapse.n_frames > 1:
+        raise ValueError(
+            "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
+            "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
+        )
+    if ensure_synthetic_dataset(root, recipe, simulate=rank_zero_only.rank == 0):
+        return
+    deadline = time.monotonic() + 1800
+    while not (Path(root) / "dataset.yaml").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited 30 min for rank 0 to simulate {root}; see its log")
+        time.sleep(2)
 
 
 class ShardSampler(Sampler[int]):
@@ -115,6 +148,15 @@ class SegmentationDataModule(L.LightningDataModule):
         synthesize: if the folder has no dataset.yaml, simulate ``{"n": ..., "seed": ...,
             "simulator": {...}}`` images into it first (the embedded default dataset;
             ``simulator`` is a configs/data/synth preset, absent: the default confocal one).
+        synthetic_mix: fraction of training patches drawn from simulated images instead
+            (fine-tuning keeps what the model learnt there); 0: none.
+        synthetic_mix_source: where those come from: ``{"preset": name or "auto" (the
+            dataset's modality), "overrides": preset ``key=value`` strings, "root": folder
+            holding ``synthetic_<preset>/``, "n", "seed", "workers"}``; the train split of that
+            simulated dataset is used (simulated once).
+        min_images_to_hold_out: a dataset with fewer images and no ``splits`` in dataset.yaml
+            trains on all of them. Whenever the validation split is empty, the training images
+            are validated on instead (with a warning: those scores measure fit).
     """
 
     def __init__(
@@ -136,6 +178,9 @@ class SegmentationDataModule(L.LightningDataModule):
         split_seed: int = 0,
         seed: int = 0,
         synthesize: dict | None = None,
+        synthetic_mix: float = 0.0,
+        synthetic_mix_source: dict | None = None,
+        min_images_to_hold_out: int = 3,
     ):
         super().__init__()
         if patch_size % 32:
@@ -157,7 +202,15 @@ class SegmentationDataModule(L.LightningDataModule):
         self.fractions = (migrasome_fraction, fiber_fraction)
         self.percentiles = tuple(percentiles)
         self.split_seed, self.seed, self.synthesize = split_seed, seed, synthesize
+        if not 0.0 <= synthetic_mix <= 1.0:
+            raise ValueError(f"data.synthetic_mix must be in [0, 1], got {synthetic_mix}")
+        if synthetic_mix > 0 and not synthetic_mix_source:
+            raise ValueError("data.synthetic_mix > 0 needs data.synthetic_mix_source")
+        self.synthetic_mix = synthetic_mix
+        self.synthetic_mix_source = dict(synthetic_mix_source or {})
+        self.min_images_to_hold_out = min_images_to_hold_out
         self.spec: DatasetSpec | None = None
+        self._synthetic_spec: DatasetSpec | None = None
         self.loaded: dict[str, list[LoadedSample]] = {}
         # a rank may get no validation image when there are fewer images than ranks
         self.allow_zero_length_dataloader_with_multiple_devices = True
@@ -165,26 +218,60 @@ class SegmentationDataModule(L.LightningDataModule):
         self._train_loader_state: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
-        """Simulate the default dataset on rank 0 if asked and absent; other ranks wait for it.
+        """Simulate the default dataset (and the one mixed in) on rank 0 if asked and absent;
+        other ranks wait for it.
 
         Raises:
             ValueError: the folder holds a simulated dataset made with other settings.
         """
-        marker = self.root / "dataset.yaml"
-        if self.synthesize is None:
-            return
-        if recipe_config(self.synthesize).timelapse.n_frames > 1:
-            raise ValueError(
-                "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
-                "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
-            )
-        if ensure_synthetic_dataset(self.root, self.synthesize, simulate=rank_zero_only.rank == 0):
-            return
-        deadline = time.monotonic() + 1800
-        while not marker.exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"waited 30 min for rank 0 to simulate {self.root}; see its log")
-            time.sleep(2)
+        if self.synthesize is not None:
+            simulate_once(self.root, self.synthesize)
+        if self.synthetic_mix > 0 and not self._reuse_mix_folder():
+            source = self.synthetic_mix_source
+            recipe = {
+                "n": int(source.get("n", 60)),
+                "seed": int(source.get("seed", 0)),
+                "workers": int(source.get("workers", 1)),
+                "preset": self.mix_preset_name,
+                "overrides": list(source.get("overrides") or []),
+            }
+            simulate_once(self.synthetic_root, recipe)
+
+    def _reuse_mix_folder(self) -> bool:
+        """Whether ``synthetic_root`` already holds a dataset of the mixed preset, simulated with
+        whatever image count and seed (e.g. by the run that trained the model): any will do for
+        mixing, unless preset overrides ask for a specific one."""
+        if self.synthetic_mix_source.get("overrides"):
+            return False
+        info, problems = read_dataset_yaml(self.synthetic_root)
+        preset = (info.get("simulator") or {}).get("preset")
+        return not problems and preset == self.mix_preset_name
+
+    @property
+    def mix_preset_name(self) -> str:
+        """The simulator preset mixed in: ``synthetic_mix_source.preset``, where ``auto`` means
+        the preset named after the dataset's modality (``confocal`` or ``tem``)."""
+        name = str(self.synthetic_mix_source.get("preset") or "auto")
+        return str(self.dataset_info().get("modality", "confocal")) if name == "auto" else name
+
+    @property
+    def synthetic_root(self) -> Path:
+        """Folder of the simulated dataset mixed in (as ``data=synthetic`` names it)."""
+        base = self.synthetic_mix_source.get("root") or self.root.parent
+        return Path(base) / f"synthetic_{self.mix_preset_name}"
+
+    def check_trainable(self) -> None:
+        """Raise ``ValueError`` (one line) unless some training mask has an annotated pixel and
+        the simulated images mixed in (if any) have the dataset's number of channels."""
+        if self.synthetic_mix > 0:
+            self._synthetic_records()
+        for record in self.validated_spec().split("train"):
+            if (read_image(record.mask_path)[0] != IGNORE_LABEL).any():
+                return
+        raise ValueError(
+            f"{self.root}: every training mask is {IGNORE_LABEL} (not annotated); paint at least "
+            "some pixels (data/README.md, partial annotations)"
+        )
 
     def dataset_info(self) -> dict:
         """dataset.yaml's content (cheap: reads no image; call after prepare_data)."""
@@ -201,7 +288,17 @@ class SegmentationDataModule(L.LightningDataModule):
     def validated_spec(self) -> DatasetSpec:
         """The dataset, validated once (every image is decoded: slow for large datasets)."""
         if self.spec is None:
-            self.spec = load_dataset(self.root, split_seed=self.split_seed)
+            spec = load_dataset(self.root, split_seed=self.split_seed)
+            n = len(spec.samples)
+            if not self.dataset_info().get("splits") and n < self.min_images_to_hold_out:
+                log.warning(
+                    "%s: %d image(s), fewer than data.min_images_to_hold_out=%d: all train",
+                    self.root,
+                    n,
+                    self.min_images_to_hold_out,
+                )
+                spec.splits = {"train": sorted(spec.samples), "val": [], "test": []}
+            self.spec = spec
             train = self.spec.splits.get("train") or []
             if train and not self.spec.splits.get("val"):  # e.g. a one-image dataset
                 warnings.warn(
@@ -218,15 +315,29 @@ class SegmentationDataModule(L.LightningDataModule):
         splits = {"fit": ("train", "val"), "validate": ("val",)}
         for split in splits.get(stage or "fit", ("train", "val")):
             if split not in self.loaded:
-                self.loaded[split] = load_samples(
-                    self.spec.split(split),
-                    self.model_pixel_size_um,
-                    self.percentiles,
-                    self.cache,
-                    self.cache_dir,
-                )
+                self.loaded[split] = self._load(self.spec.split(split))
                 if split == "train":
                     warn_absent_classes(self.loaded["train"], self.root)
+        if self.synthetic_mix > 0 and "train" in self.loaded and "synthetic" not in self.loaded:
+            self.loaded["synthetic"] = self._load(self._synthetic_records())
+
+    def _load(self, records: list[SampleRecord]) -> list[LoadedSample]:
+        return load_samples(
+            records, self.model_pixel_size_um, self.percentiles, self.cache, self.cache_dir
+        )
+
+    def _synthetic_records(self) -> list[SampleRecord]:
+        """Training images of the simulated dataset mixed in (validated once)."""
+        if self._synthetic_spec is None:
+            self._synthetic_spec = load_dataset(self.synthetic_root)
+        spec, channels = self._synthetic_spec, self.validated_spec().channels
+        if len(spec.channels) != len(channels):
+            raise ValueError(
+                f"data.synthetic_mix: preset {self.mix_preset_name!r} simulates "
+                f"{len(spec.channels)} channel(s), {self.root} has {len(channels)}; choose "
+                "another data.synthetic_mix_source.preset or set data.synthetic_mix=0"
+            )
+        return spec.split("train") or spec.split(None)
 
     @property
     def model_pixel_size_um(self) -> float:
@@ -241,6 +352,11 @@ class SegmentationDataModule(L.LightningDataModule):
         dataset = PatchDataset(
             self.loaded["train"], self.patch_size, self.augment, self.seed, *self.fractions
         )
+        if self.synthetic_mix > 0:
+            synthetic = PatchDataset(
+                self.loaded["synthetic"], self.patch_size, self.augment, self.seed, *self.fractions
+            )
+            dataset = MixedPatchDataset(dataset, synthetic, self.synthetic_mix, self.seed)
         sampler = PatchSampler(self.samples_per_epoch, *self._rank_world())
         self._train_loader = PatchLoader(
             dataset,

@@ -17,7 +17,7 @@ import torch
 from skimage.transform import resize
 from torch.utils.data import Dataset, Sampler
 
-from migraseg.constants import FIBER, MIGRASOME
+from migraseg.constants import FIBER, IGNORE_LABEL, MIGRASOME
 from migraseg.data.contract import SampleRecord, image_to_cyx, read_migrasome_instances
 from migraseg.io import read_image
 from migraseg.normalization import DEFAULT_PERCENTILES, percentile_scaling, subsample_step
@@ -84,10 +84,19 @@ class PatchSampler(Sampler[int]):
         return self.per_rank
 
 
-class PatchDataset(Dataset):
-    """Random ``patch_size`` crops, centred on migrasome or fiber pixels with given probabilities.
+def annotated_pixels(mask: np.ndarray) -> np.ndarray | None:
+    """Flat indices of the annotated pixels of a partially annotated mask (some pixels are
+    ``IGNORE_LABEL``); None when every pixel is annotated."""
+    ignored = mask == IGNORE_LABEL
+    return np.flatnonzero(~ignored) if ignored.any() else None
 
-    Returns ``(image, mask)``: float32 (C, P, P) and int64 (P, P).
+
+class PatchDataset(Dataset):
+    """Random ``patch_size`` crops, centred on migrasome or fiber pixels with given probabilities,
+    else on any annotated pixel (masks may leave pixels unannotated: ``IGNORE_LABEL``).
+
+    Images with no annotated pixel are never drawn. Returns ``(image, mask)``: float32
+    (C, P, P) and int64 (P, P).
     """
 
     def __init__(
@@ -111,6 +120,12 @@ class PatchDataset(Dataset):
         self.class_pixels = [
             {c: np.flatnonzero(s.mask == c) for c in (MIGRASOME, FIBER)} for s in samples
         ]
+        self.annotated = [annotated_pixels(np.asarray(s.mask)) for s in samples]
+        self.drawable = [i for i, a in enumerate(self.annotated) if a is None or a.size]
+        if not self.drawable:
+            raise ValueError(
+                "PatchDataset: every mask is 255 (not annotated); paint some pixels to train on"
+            )
 
     def __len__(self) -> int:  # keys are unbounded; the sampler decides how many per epoch
         return 2**62
@@ -122,11 +137,14 @@ class PatchDataset(Dataset):
             pixels = self.class_pixels[index][cls]
             if u < cumulative and pixels.size:
                 return np.unravel_index(pixels[rng.integers(pixels.size)], shape)
+        annotated = self.annotated[index]
+        if annotated is not None:
+            return np.unravel_index(annotated[rng.integers(annotated.size)], shape)
         return rng.integers(shape[0]), rng.integers(shape[1])
 
     def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, key])
-        index = int(rng.integers(len(self.samples)))
+        index = self.drawable[int(rng.integers(len(self.drawable)))]
         sample = self.samples[index]
         cy, cx = self._centre(rng, index)
         image, mask = crop_padded(sample.image, sample.mask, cy, cx, self.patch_size)
@@ -139,6 +157,26 @@ class PatchDataset(Dataset):
             torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
             torch.from_numpy(mask.astype(np.int64)),
         )
+
+
+class MixedPatchDataset(Dataset):
+    """Patches from ``real``, and a ``fraction`` of them from ``synthetic`` instead (simulated
+    images mixed into fine-tuning, so the model keeps what it learnt there).
+
+    Which of the two a key draws from depends only on (seed, key), as the patches themselves.
+    """
+
+    def __init__(self, real: Dataset, synthetic: Dataset, fraction: float, seed: int = 0):
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"data.synthetic_mix must be in [0, 1], got {fraction}")
+        self.real, self.synthetic, self.fraction, self.seed = real, synthetic, fraction, seed
+
+    def __len__(self) -> int:
+        return 2**62
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        draw = np.random.default_rng([self.seed, key, 1]).random()
+        return (self.synthetic if draw < self.fraction else self.real)[key]
 
 
 def crop_padded(

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from migraseg.constants import CELL, FIBER, MIGRASOME
+from migraseg.constants import CELL, FIBER, IGNORE_LABEL, MIGRASOME
 from migraseg.metrics.centerline import FiberScores, fiber_scores
 from migraseg.metrics.objects import (
     IOU_THRESHOLDS,
+    drop_ignored_objects,
     equivalent_diameter_um,
     instance_overlaps,
     match_overlaps,
@@ -131,6 +132,10 @@ def score_image(
         pixel_size_um: µm per pixel of these arrays.
         settings: tolerances and bins.
         stem: the sample's name, kept in the record.
+
+    Truth pixels labelled ``IGNORE_LABEL`` (255, not annotated) are left out of the pixel
+    counts and of the predicted fiber mask, and predicted migrasomes and cells lying mostly in
+    them are not counted (neither right nor wrong).
     """
     settings = settings or ScoringSettings()
     pred_labels, truth_labels = prediction.labels, truth.labels
@@ -139,13 +144,21 @@ def score_image(
             f"prediction shape {pred_labels.shape} != truth shape {truth_labels.shape}"
         )
     counts = class_counts(pred_labels, truth_labels)
+    ignored = truth_labels == IGNORE_LABEL
+    partial = bool(ignored.any())
+    pred_fiber, pred_ids = pred_labels == FIBER, prediction.migrasome_ids
+    if partial:
+        pred_fiber &= ~ignored
+        pred_ids = drop_ignored_objects(pred_ids, ignored)
     fibers = fiber_scores(
-        pred_labels == FIBER, truth_labels == FIBER, pixel_size_um, settings.fiber_tolerance_um
+        pred_fiber, truth_labels == FIBER, pixel_size_um, settings.fiber_tolerance_um
     )
-    migrasomes = _objects(truth.migrasome_ids, prediction.migrasome_ids, pixel_size_um)
+    migrasomes = _objects(truth.migrasome_ids, pred_ids, pixel_size_um)
     cells = None
     if truth.cell_ids is not None:
         pred_cells = cell_instances(pred_labels, pixel_size_um, settings.cell_min_area_um2)
+        if partial:
+            pred_cells = drop_ignored_objects(pred_cells, ignored)
         match = match_overlaps(instance_overlaps(truth.cell_ids, pred_cells), IOU_THRESHOLD)
         cells = CellRecord(match.n_true, match.n_pred, match.tp)
     dice = scores_from_counts(counts)["dice"]

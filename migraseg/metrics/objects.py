@@ -130,6 +130,26 @@ def match_instances(truth: np.ndarray, pred: np.ndarray, threshold: float = 0.5)
     return match_at_thresholds(truth, pred, (threshold,))[0]
 
 
+def drop_ignored_objects(
+    ids: np.ndarray, ignored: np.ndarray, max_fraction: float = 0.5
+) -> np.ndarray:
+    """``ids`` without the instances lying mostly (> ``max_fraction`` of their pixels) in
+    ``ignored`` (unannotated) pixels: such a prediction is neither right nor wrong.
+
+    Shape: ids (Y, X) instance ids, 0 = background; ignored (Y, X) bool → (Y, X) like ids.
+    """
+    if ids.shape != ignored.shape:
+        raise ValueError(f"ids shape {ids.shape} != ignored shape {ignored.shape}")
+    foreground = ids != 0
+    if not (ignored & foreground).any():
+        return ids
+    values, inverse = np.unique(ids[foreground], return_inverse=True)
+    area = np.bincount(inverse, minlength=len(values))
+    inside = np.bincount(inverse, weights=ignored[foreground], minlength=len(values))
+    drop = values[inside > max_fraction * area]
+    return np.where(np.isin(ids, drop), 0, ids).astype(ids.dtype, copy=False)
+
+
 def equivalent_diameter_um(areas_px: np.ndarray, pixel_size_um: float) -> np.ndarray:
     """Diameter of the disc with each area: 2·√(area/π) pixels, in µm."""
     return 2.0 * np.sqrt(np.asarray(areas_px, np.float64) / np.pi) * pixel_size_um

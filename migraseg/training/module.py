@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from migraseg.constants import CLASS_NAMES, FOREGROUND_CLASSES, MIGRASOME
-from migraseg.metrics.objects import match_instances
+from migraseg.constants import CLASS_NAMES, FOREGROUND_CLASSES, IGNORE_LABEL, MIGRASOME
+from migraseg.metrics.objects import drop_ignored_objects, match_instances
 from migraseg.metrics.pixel import class_counts, scores_from_counts
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.postprocess import migrasome_instances
@@ -96,7 +96,9 @@ class SegmentationModule(L.LightningModule):
         self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], batch_idx: int
     ) -> None:
         """Whole images: pixel counts, and migrasome matches against the true instances with
-        predictions decoded by the model's own post-processing (as the evaluation does)."""
+        predictions decoded by the model's own post-processing (as the evaluation does).
+        Unannotated pixels (``IGNORE_LABEL``) count nowhere, nor do predicted migrasomes lying
+        mostly in them."""
         image, mask, truth_ids = batch
         padded, (h, w) = pad_to_multiple(image)
         logits = self(padded)[..., :h, :w]
@@ -110,7 +112,10 @@ class SegmentationModule(L.LightningModule):
         batch_items = zip(pred, truth, truth_ids.cpu().numpy(), image.cpu().numpy(), strict=True)
         for p, t, ids, x in batch_items:
             self._stats["counts"] += torch.from_numpy(class_counts(p, t)).double()
-            match = match_instances(ids, migrasome_instances(p, pixel_size, **post))
+            pred_ids = drop_ignored_objects(
+                migrasome_instances(p, pixel_size, **post), t == IGNORE_LABEL
+            )
+            match = match_instances(ids, pred_ids)
             self._stats["objects"] += torch.tensor(
                 [match.tp, match.fp, match.fn], dtype=torch.float64
             )

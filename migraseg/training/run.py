@@ -6,25 +6,34 @@ import functools
 import logging
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import nn
 
+from migraseg.constants import CLASS_NAMES
 from migraseg.data.datamodule import SegmentationDataModule
 from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
 from migraseg.evaluation.render import print_metrics
 from migraseg.evaluation.sets import EvalSet
 from migraseg.evaluation.sources import CLASSICAL, name_models
 from migraseg.export import export_program, export_torchscript
-from migraseg.inference.loading import load_checkpoint_model
+from migraseg.inference.loading import (
+    TORCHSCRIPT_SUFFIXES,
+    ModelLoadError,
+    load_checkpoint_model,
+    load_model,
+)
 from migraseg.inference.settings import PredictSettings
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
 from migraseg.training.callbacks import ValidationImagePanels
@@ -34,6 +43,101 @@ from migraseg.training.scaling import effective_batch_size, scale_learning_rate
 from migraseg.utils.files import write_text_atomic
 
 log = logging.getLogger(__name__)
+
+
+class TrainingInputError(ValueError):
+    """Training refused its input before starting; the message is one line for the CLI."""
+
+
+@dataclass
+class InitWeights:
+    """What fine-tuning takes from a trained model: its weights and its metadata only."""
+
+    path: Path
+    state_dict: dict[str, torch.Tensor]
+    meta: ModelMeta
+
+
+def load_init_weights(path: str | Path) -> InitWeights:
+    """Weights and metadata of a ``.ckpt`` or a TorchScript ``model.pt`` (traced modules keep
+    the parameter names of the network they were traced from). No optimizer state, no epoch.
+
+    Raises:
+        TrainingInputError: not a loadable migraseg model, or not one with migraseg's classes.
+    """
+    path = Path(path)
+    if path.suffix not in (".ckpt", *TORCHSCRIPT_SUFFIXES):
+        raise TrainingInputError(
+            f"init_from={path}: give a checkpoint (.ckpt) or a TorchScript model.pt "
+            "(an ONNX file cannot be trained)"
+        )
+    try:
+        net, meta = load_model(path)
+    except ModelLoadError as err:
+        raise TrainingInputError(f"init_from: {err}") from err
+    if list(meta.class_names) != list(CLASS_NAMES):
+        raise TrainingInputError(
+            f"init_from={path}: the model predicts {len(meta.class_names)} classes "
+            f"{list(meta.class_names)}; migraseg datasets have {len(CLASS_NAMES)} "
+            f"{list(CLASS_NAMES)}"
+        )
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    return InitWeights(path, state, meta)
+
+
+def simulator_preset_of(meta: ModelMeta) -> str:
+    """The simulator preset a model was trained on when its dataset was a simulated one
+    (``synthetic_<preset>``), else the preset named after its modality (``confocal``, ``tem``)."""
+    from migraseg.synth.presets import preset_names
+
+    preset = meta.dataset.removeprefix("synthetic_")
+    if meta.dataset.startswith("synthetic_") and preset in preset_names():
+        return preset
+    return meta.modality
+
+
+def apply_init_meta(cfg: DictConfig, meta: ModelMeta) -> None:
+    """Set the architecture, normalisation, pixel size, post-processing and the simulator preset
+    mixed in (``auto``: :func:`simulator_preset_of`) from a model's metadata, in place."""
+    if meta.normalization.get("method", "percentile") != "percentile":
+        raise TrainingInputError(
+            f"init_from: normalisation {meta.normalization.get('method')!r} is not supported"
+        )
+    with open_dict(cfg):
+        cfg.model = {
+            "_target_": "migraseg.models.build_model",
+            **{k: v for k, v in meta.model.items() if k != "in_channels"},
+            "encoder_weights": None,
+        }
+        cfg.data.pixel_size_um = float(meta.pixel_size_um)
+        cfg.data.percentiles = [
+            float(meta.normalization.get("low", 1.0)),
+            float(meta.normalization.get("high", 99.8)),
+        ]
+        cfg.postprocess = dict(meta.postprocess)
+        source = cfg.data.get("synthetic_mix_source")
+        if source is not None and source.get("preset", "auto") == "auto":
+            source.preset = simulator_preset_of(meta)
+
+
+def check_init_fits(init: InitWeights, datamodule: SegmentationDataModule) -> None:
+    """Raise :class:`TrainingInputError` if the model cannot read the dataset's images."""
+    channels = datamodule.validated_spec().channels
+    if init.meta.in_channels != len(channels):
+        names = f" {init.meta.channel_names}" if init.meta.channel_names else ""
+        raise TrainingInputError(
+            f"init_from={init.path}: the model takes {init.meta.in_channels} channel(s){names}; "
+            f"{datamodule.root} has {len(channels)} {channels}"
+        )
+
+
+def load_init_state(net: nn.Module, init: InitWeights) -> None:
+    """Copy the init weights into ``net`` (built from the same metadata), strictly."""
+    try:
+        net.load_state_dict(init.state_dict)
+    except RuntimeError as err:
+        cause = " ".join(str(err).split())[:300]
+        raise TrainingInputError(f"init_from={init.path}: weights do not fit ({cause})") from err
 
 
 def instantiate_dict(section: DictConfig | None) -> list[Any]:
@@ -137,18 +241,35 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "metrics_path", "model_path" (TorchScript), "program_path" (torch.export), "output_dir",
         "trainer_metrics"}``.
 
+    With ``init_from`` (a ``.ckpt`` or ``model.pt``) it fine-tunes: the network starts from that
+    model's weights (not its optimizer state or epoch) and takes its architecture, normalisation,
+    pixel size and post-processing from the model's metadata (:func:`apply_init_meta`).
+
     Raises:
         SystemExit: with status 143 when a stop signal ended training (a checkpoint was written
             by :class:`~migraseg.training.callbacks.PreemptionCheckpoint`).
+        TrainingInputError: an init model that does not fit the data, no annotated pixel, or
+            simulated images to mix in with other channels; nothing is written to the run folder
+            then.
     """
+    L.seed_everything(cfg.seed, workers=True)
+    init = load_init_weights(cfg.init_from) if cfg.get("init_from") else None
+    if init is not None:
+        apply_init_meta(cfg, init.meta)
+        log.info("fine-tuning from %s (%s)", init.path, init.meta.model)
+    datamodule: SegmentationDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.validated_spec()
+    if init is not None:
+        check_init_fits(init, datamodule)
+    try:
+        datamodule.check_trainable()
+    except ValueError as err:
+        raise TrainingInputError(str(err)) from err
+    meta = build_meta(cfg, datamodule)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    L.seed_everything(cfg.seed, workers=True)
-
-    datamodule: SegmentationDataModule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    meta = build_meta(cfg, datamodule)
     loggers = instantiate_dict(cfg.get("logger"))
     callbacks = [*instantiate_dict(cfg.get("callbacks")), ValidationImagePanels()]
     if not loggers:  # Lightning refuses a learning-rate monitor without a logger
@@ -158,6 +279,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     check_launch(trainer)
     net = instantiate(cfg.model, in_channels=meta.in_channels)
+    if init is not None:
+        load_init_state(net, init)
     if cfg.get("compile"):
         net.compile()  # in place: state_dict keys stay those of the plain network
     module = SegmentationModule(
@@ -206,13 +329,25 @@ def evaluate_checkpoint(
     cfg: DictConfig, checkpoint: Path, datamodule: SegmentationDataModule, output_dir: Path
 ) -> dict[str, Any]:
     """Score a checkpoint beside the classical baseline (tuned on the train split) on the
-    configured split of the training dataset; write metrics.json and report.md/.html."""
+    configured split of the training dataset; write metrics.json and report.md/.html.
+
+    When that split is empty (a dataset too small to hold images out, see
+    :class:`SegmentationDataModule`'s ``min_images_to_hold_out``), the training images are
+    scored instead, named so in the report."""
     spec = datamodule.validated_spec()
     split = str(cfg.get("eval_split", "test"))
+    name = f"{spec.name}/{split}"
     if not spec.split(split):
-        log.warning("no evaluation: split %r of %s is empty", split, spec.root)
-        return {}
-    eval_set = EvalSet(f"{spec.name}/{split}", Path(spec.root), split)
+        if not spec.split("train"):
+            log.warning("no evaluation: split %r of %s is empty", split, spec.root)
+            return {}
+        log.warning(
+            "split %r of %s is empty: scoring the training images (not held out)", split, spec.root
+        )
+        # the datamodule may train on all images where the file's own split holds some out
+        split = "all" if spec.split("train") == spec.split(None) else "train"
+        name = f"{spec.name}/train (seen in training)"
+    eval_set = EvalSet(name, Path(spec.root), split)
     models = {**name_models([str(checkpoint)]), CLASSICAL: CLASSICAL}
     run = run_evaluation(
         models,
