@@ -1,6 +1,10 @@
 """TEM appearance families: each preparation renders, the masks ignore it, weights are obeyed."""
 
+import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +157,44 @@ def test_family_eval_sets_hold_only_their_family(family):
     assert config.tem.pixel_size_um[0] >= 0.018 and config.tem.pixel_size_um[1] <= 0.022
     small = replace(config, tem=replace(config.tem, image_size_px=(64, 64)))
     assert make_sample(small, 7, 0).truth["acquisition"]["preparation"] == family
+
+
+def test_documented_commands_run(tmp_path):
+    """docs/simulator_tem_families.md: the synth and gallery commands (small), the training and
+    evaluation commands composed."""
+    from migraseg.cli.synth import main as synth_main
+    from migraseg.data.contract import load_dataset
+
+    small = ["--n", "1", "--size", "64"]
+    assert synth_main([str(tmp_path / "gen"), "--preset", "tem_generalist", *small]) == 0
+    thin = ["tem.preparations.whole_mount=0", "tem.preparations.negative_stain=0"]
+    assert synth_main([str(tmp_path / "thin"), "--preset", "tem_generalist", *small, *thin]) == 0
+    truth = json.loads(next((tmp_path / "thin" / "truth").glob("*.json")).read_text())
+    assert truth["acquisition"]["preparation"] == "thin_section"
+    assert load_dataset(tmp_path / "gen").modality == "tem"
+    train = compose_config(
+        "train",
+        [
+            "experiment=tem",
+            "data/synth=tem_generalist",
+            "data.synthesize.simulator.tem.preparations.thin_section=0",
+            "data.root=data/tem_without_thin_section",
+        ],
+    )
+    assert synth_config_from_mapping(train.data.synthesize.simulator).tem.preparations == {
+        "whole_mount": 1.0,
+        "thin_section": 0.0,
+        "negative_stain": 1.0,
+    }
+    sets = [f"tem_family_{p}" for p in ("thin_section", "negative_stain", "whole_mount")]
+    cfg = compose_config("eval", ["models=[x.pt,classical]", f"eval/sets=[{','.join(sets)}]"])
+    assert list(cfg.eval.sets) == sets
+    script = Path(__file__).parents[1] / "scripts" / "make_tem_gallery.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path / "g"), "--size", "64"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g" / "gallery_tem_families.png").stat().st_size > 1000
