@@ -118,7 +118,13 @@ def test_a_single_preparation_draws_nothing():
 
 
 def test_bad_preparations_are_refused():
-    for bad in ({"cryo": 1.0}, {"whole_mount": 0.0}, {"whole_mount": -1.0, "thin_section": 2.0}):
+    bad_weights = (
+        {"cryo": 1.0},
+        {"whole_mount": 0.0},
+        {"whole_mount": -1.0, "thin_section": 2.0},
+        {"whole_mount": "heavy"},
+    )
+    for bad in bad_weights:
         with pytest.raises(ValueError, match="preparations"):
             synth_config_from_mapping({"modality": "tem", "tem": {"preparations": bad}})
 
@@ -198,3 +204,33 @@ def test_documented_commands_run(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "g" / "gallery_tem_families.png").stat().st_size > 1000
+
+
+def test_training_simulates_the_generalist_preset(tmp_path):
+    """Hydra hands the simulator a DictConfig: the weights must become a plain dict."""
+    from hydra.utils import instantiate
+
+    from migraseg.data.contract import load_dataset
+
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=tem",
+            "data/synth=tem_generalist",
+            f"data.root={tmp_path / 'ds'}",
+            "data.synthesize.n=3",
+            "data.synthesize.workers=1",
+            "data.synthesize.simulator.tem.image_size_px=[64,64]",
+            "data.synthesize.simulator.tem.preparations.whole_mount=0",
+        ],
+    )
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    spec = load_dataset(tmp_path / "ds")
+    assert spec.modality == "tem" and len(spec.samples) == 3
+    datamodule.prepare_data()  # cached and matching: nothing to do
+    drawn = {
+        json.loads(path.read_text())["acquisition"]["preparation"]
+        for path in (tmp_path / "ds" / "truth").glob("*.json")
+    }
+    assert drawn <= {"thin_section", "negative_stain"}

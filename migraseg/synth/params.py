@@ -225,13 +225,13 @@ class TemParams:
         _check_ranges(self)
         if any(bits not in (8, 16) for bits in self.bit_depths):
             raise ValueError(f"TEM bit_depths must be among 8, 16; got {self.bit_depths}")
-        weights = dict(self.preparations)
+        try:  # a plain {name: float} (Hydra passes a DictConfig; YAML may give ints)
+            weights = {str(k): float(v) for k, v in dict(self.preparations).items()}
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"TemParams.preparations must map names to weights: {err}") from err
+        object.__setattr__(self, "preparations", weights)
         unknown = sorted(set(weights) - set(TEM_PREPARATIONS))
-        if (
-            unknown
-            or any(not float(w) >= 0 for w in weights.values())
-            or not sum(map(float, weights.values())) > 0
-        ):
+        if unknown or any(not w >= 0 for w in weights.values()) or not sum(weights.values()) > 0:
             raise ValueError(
                 f"TemParams.preparations must weight some of {list(TEM_PREPARATIONS)} with "
                 f"weights >= 0, not all 0; got {weights}"
