@@ -137,7 +137,7 @@ def test_tem_baseline_scores_well_above_zero():
         labels, ids = segment_responses(im.responses, tuned.params)
         rows.append(score_image(labels, ids, s.mask, s.migrasome_ids, s.pixel_size_um))
     values = summarize(rows).values
-    # measured: cell Dice 0.79, migrasome F1 0.60, fiber clDice 0.55 (bright polarity: 0 and 0)
+    # measured at a8b7610: cell Dice 0.79, migrasome F1 0.60, fiber clDice 0.55 (bright: 0, 0)
     assert values["cell.dice"] > 0.5
     assert values["migrasome.f1@0.5"] > 0.25
     assert (samples[6].mask == CELL).any() or (samples[7].mask == CELL).any()

@@ -1,6 +1,10 @@
 """TEM appearance families: each preparation renders, the masks ignore it, weights are obeyed."""
 
+import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,7 +118,13 @@ def test_a_single_preparation_draws_nothing():
 
 
 def test_bad_preparations_are_refused():
-    for bad in ({"cryo": 1.0}, {"whole_mount": 0.0}, {"whole_mount": -1.0, "thin_section": 2.0}):
+    bad_weights = (
+        {"cryo": 1.0},
+        {"whole_mount": 0.0},
+        {"whole_mount": -1.0, "thin_section": 2.0},
+        {"whole_mount": "heavy"},
+    )
+    for bad in bad_weights:
         with pytest.raises(ValueError, match="preparations"):
             synth_config_from_mapping({"modality": "tem", "tem": {"preparations": bad}})
 
@@ -155,16 +165,72 @@ def test_family_eval_sets_hold_only_their_family(family):
     assert make_sample(small, 7, 0).truth["acquisition"]["preparation"] == family
 
 
-def test_tem_generalist_from_hydra_is_recorded_as_plain_json():
-    """A dataset's recipe is stored as JSON: the preparation weights must not stay a DictConfig."""
-    import dataclasses
-    import json
+def test_documented_commands_run(tmp_path):
+    """docs/simulator_tem_families.md: the synth and gallery commands (small), the training and
+    evaluation commands composed."""
+    from migraseg.cli.synth import main as synth_main
+    from migraseg.data.contract import load_dataset
 
-    cfg = compose_config("train", ["experiment=tem"])
-    config = synth_config_from_mapping(cfg.data.synthesize.simulator)
-    assert type(config.tem.preparations) is dict
-    assert json.loads(json.dumps(dataclasses.asdict(config)))["tem"]["preparations"] == {
+    small = ["--n", "1", "--size", "64"]
+    assert synth_main([str(tmp_path / "gen"), "--preset", "tem_generalist", *small]) == 0
+    thin = ["tem.preparations.whole_mount=0", "tem.preparations.negative_stain=0"]
+    assert synth_main([str(tmp_path / "thin"), "--preset", "tem_generalist", *small, *thin]) == 0
+    truth = json.loads(next((tmp_path / "thin" / "truth").glob("*.json")).read_text())
+    assert truth["acquisition"]["preparation"] == "thin_section"
+    assert load_dataset(tmp_path / "gen").modality == "tem"
+    train = compose_config(
+        "train",
+        [
+            "experiment=tem",
+            "data/synth=tem_generalist",
+            "data.synthesize.simulator.tem.preparations.thin_section=0",
+            "data.root=data/tem_without_thin_section",
+        ],
+    )
+    assert synth_config_from_mapping(train.data.synthesize.simulator).tem.preparations == {
         "whole_mount": 1.0,
-        "thin_section": 1.0,
+        "thin_section": 0.0,
         "negative_stain": 1.0,
     }
+    sets = [f"tem_family_{p}" for p in ("thin_section", "negative_stain", "whole_mount")]
+    cfg = compose_config("eval", ["models=[x.pt,classical]", f"eval/sets=[{','.join(sets)}]"])
+    assert list(cfg.eval.sets) == sets
+    script = Path(__file__).parents[1] / "scripts" / "make_tem_gallery.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path / "g"), "--size", "64"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g" / "gallery_tem_families.png").stat().st_size > 1000
+
+
+def test_training_simulates_the_generalist_preset(tmp_path):
+    """Hydra hands the simulator a DictConfig: the weights must become a plain dict."""
+    from hydra.utils import instantiate
+
+    from migraseg.data.contract import load_dataset
+
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=tem",
+            "data/synth=tem_generalist",
+            f"data.root={tmp_path / 'ds'}",
+            "data.synthesize.n=3",
+            "data.synthesize.workers=1",
+            "data.synthesize.simulator.tem.image_size_px=[64,64]",
+            "data.synthesize.simulator.tem.preparations.whole_mount=0",
+        ],
+    )
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    spec = load_dataset(tmp_path / "ds")
+    assert spec.modality == "tem" and len(spec.samples) == 3
+    datamodule.prepare_data()  # cached and matching: nothing to do
+    drawn = {
+        json.loads(path.read_text())["acquisition"]["preparation"]
+        for path in (tmp_path / "ds" / "truth").glob("*.json")
+    }
+    assert drawn <= {"thin_section", "negative_stain"}

@@ -286,7 +286,7 @@ class TemParams:
     stain_depth_um: Range = (0.02, 0.08)
     stain_od: Range = (0.6, 1.6)  # optical density of the stain layer (background darkness)
     stain_unevenness: Range = (0.1, 0.5)  # relative s.d. of the layer's depth
-    rim_um: Range = (0.01, 0.05)  # width of the meniscus of stain around each object
+    rim_um: Range = (0.02, 0.1)  # width of the meniscus of stain around each object
     rim_strength: Range = (0.5, 2.0)  # its extra depth, in layer depths
     positive_stain: Range = (0.05, 0.3)  # fraction of whole-mount stain the objects also take
 
