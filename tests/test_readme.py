@@ -37,6 +37,13 @@ SMALL_SYNTH = (
 )
 
 
+TINY_MIX = (
+    "data.synthetic_mix_source.n=3 data.synthetic_mix_source.workers=1"
+    " \"data.synthetic_mix_source.overrides=['confocal.image_size_px=[128,128]',"
+    "'confocal.pixel_size_um=[0.2,0.2]']\""
+)
+
+
 def small_eval_sets(*names: str) -> str:
     """Overrides shrinking simulated eval sets to 2 images of 128², keeping their own pins."""
     out = []
@@ -85,6 +92,15 @@ README_RUNS: dict[str, str] = {
     "migraseg-eval 'models={unet:run1/model.pt,fiji:classical}' data_root=/data/lab_a split=all": (
         "migraseg-eval 'models={{unet:{model},fiji:classical}}' data_root={tiny} split=all"
         " hydra.run.dir=eval && grep -q fiji eval/metrics.json"
+    ),
+    "migraseg-eval models=[outputs/<run>/model.pt,classical] data_root=my_dataset split=all": (
+        "migraseg-eval models=[{model},classical] data_root={tiny} split=all hydra.run.dir=eval"
+        " && test -s eval/metrics.json"
+    ),
+    "migraseg-train experiment=finetune init_from=outputs/<run>/model.pt data=tiff_folder "
+    "data.root=my_dataset": (
+        "migraseg-train experiment=finetune init_from={model} data=tiff_folder data.root={tiny}"
+        f" data.synthesize=null {SMALL} {TINY_MIX} paths.data_dir=data && test -s run/model.pt"
     ),
     "migraseg-predict model.pt my_images/ more/*.tif one_file.ome.tif --out predictions/": (
         "cp {model} model.pt && mkdir my_images more && cp {image} my_images/a.tif"
