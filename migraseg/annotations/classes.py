@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from migraseg.constants import BACKGROUND, CELL, CLASS_NAMES, FIBER, MIGRASOME
+from migraseg.constants import BACKGROUND, CELL, CLASS_NAMES, FIBER, IGNORE_LABEL, MIGRASOME
 
 # Mask value for "not annotated" (partial annotations, data/README.md). The loss and the
 # evaluation ignore it; it is written only where the user asks for it or where an input (a list
 # of points) says nothing about the other classes.
-NOT_ANNOTATED = 255
+NOT_ANNOTATED = IGNORE_LABEL
 
 # Words accepted for a class on the command line and as "class=" values.
 _CLASS_WORDS: dict[str, int] = {
