@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from migraseg.inference.fingerprints import WEIGHTS_KEY, onnx_weights_sha256
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.utils.files import atomic_path
@@ -66,9 +66,6 @@ def trace_checked(net: nn.Module, meta: ModelMeta, what: str) -> torch.jit.Scrip
     return traced
 
 
-WEIGHTS_KEY = "weights.sha256"  # TorchScript extra file and ONNX metadata property
-
-
 def weights_sha256(net: nn.Module) -> str:
     """SHA-256 of a network's state (names, dtypes, shapes and bytes of every tensor): the same
     for the TorchScript and ONNX exports of one network, different after any retraining."""
@@ -78,17 +75,6 @@ def weights_sha256(net: nn.Module) -> str:
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def embedded_weights_sha256(path: str | Path) -> str | None:
-    """The :data:`WEIGHTS_KEY` a TorchScript file carries (read from its zip, without loading the
-    network), or None (exported before migraseg recorded it, or not a TorchScript zip)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            name = next((n for n in archive.namelist() if n.endswith(f"/extra/{WEIGHTS_KEY}")), "")
-            return archive.read(name).decode() if name else None
-    except (OSError, zipfile.BadZipFile):
-        return None
 
 
 def export_torchscript(net: nn.Module, meta: ModelMeta, path: str | Path) -> Path:
@@ -111,20 +97,6 @@ def export_torchscript(net: nn.Module, meta: ModelMeta, path: str | Path) -> Pat
         torch.jit.save(traced, str(tmp), _extra_files=extra)
     remove_stale_onnx(Path(path), weights)
     return Path(path)
-
-
-def onnx_weights_sha256(path: str | Path) -> str | None:
-    """The :data:`WEIGHTS_KEY` property of an ONNX file, or None (read with ``onnx`` if it is
-    installed, else in an ONNX Runtime session)."""
-    try:
-        import onnx
-
-        model = onnx.load(str(path), load_external_data=False)
-        return {p.key: p.value for p in model.metadata_props}.get(WEIGHTS_KEY)
-    except ImportError:
-        from migraseg.inference.backends import OnnxModel
-
-        return OnnxModel(path).session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
 
 
 def remove_stale_onnx(torchscript: Path, weights: str) -> Path | None:
@@ -193,15 +165,6 @@ def export_onnx(net: nn.Module, meta: ModelMeta, path: str | Path, opset: int = 
         logits = torch.from_numpy(OnnxModel(tmp)(check.numpy()))
         check_outputs(reference, logits, "ONNX Runtime", rtol=1e-4, atol=1e-3)
     return Path(path)
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_program(net: nn.Module, meta: ModelMeta, path: str | Path) -> Path:

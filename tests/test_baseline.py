@@ -10,7 +10,7 @@ from migraseg.baseline import ClassicalParams, segment, tune_on_dataset
 from migraseg.baseline.classical import default_params, objects_are_dark
 from migraseg.constants import CELL, MIGRASOME
 from migraseg.data.contract import image_to_cyx, load_dataset
-from migraseg.data.truth import read_truth
+from migraseg.data.truth import Truth, read_truth
 from migraseg.evaluation.scoring import score_image
 from migraseg.evaluation.sources import ClassicalSource, Segmentation
 from migraseg.evaluation.summary import summarize
@@ -135,7 +135,8 @@ def test_tem_baseline_scores_well_above_zero():
     rows = []
     for im, s in zip(images[6:], samples[6:], strict=True):
         labels, ids = segment_responses(im.responses, tuned.params)
-        rows.append(score_image(labels, ids, s.mask, s.migrasome_ids, s.pixel_size_um))
+        truth = Truth(s.mask, s.migrasome_ids, None)
+        rows.append(score_image(Segmentation(labels, ids), truth, s.pixel_size_um))
     values = summarize(rows).values
     # measured at a8b7610: cell Dice 0.79, migrasome F1 0.60, fiber clDice 0.55 (bright: 0, 0)
     assert values["cell.dice"] > 0.5

@@ -3,7 +3,8 @@
 Every subpackage and every top-level module has a layer (:data:`LAYERS`, bottom first). A
 module may import from its own layer or a lower one, never from a higher one, and no chain of
 imports leads back to where it started. Function-level (lazy) imports count like any other:
-they are dependencies all the same. A new folder or top-level module must be given a layer.
+they are dependencies all the same; imports under ``if TYPE_CHECKING:`` (annotations only,
+never run) do not. A new folder or top-level module must be given a layer.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"measure"},  # objects and tables from label images, with metrics' matching
     {"synth"},  # the simulator: images and truth in memory
     {"data"},  # dataset folders: the contract, annotations, writing simulated sets, loading
-    {"baseline"},  # the classical segmentation, tuned on a dataset
+    {"baseline", "annotations"},  # the classical segmentation; Fiji/napari annotations to datasets
     {"inference"},  # models run on images of any size, files in and out
     {"export"},  # TorchScript, torch.export, ONNX (checked in ONNX Runtime via inference)
     {"evaluation", "publish"},
@@ -49,7 +50,16 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
     """migraseg modules ``name`` imports (a package, or a module of it, as named)."""
     is_package = path.name == "__init__.py"
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

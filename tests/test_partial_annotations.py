@@ -11,7 +11,9 @@ from omegaconf import open_dict
 from migraseg.constants import BACKGROUND, CELL, FIBER, IGNORE_LABEL, MIGRASOME
 from migraseg.data.contract import DatasetError, load_dataset
 from migraseg.data.dataset import LoadedSample, PatchDataset
+from migraseg.data.truth import Truth
 from migraseg.evaluation.scoring import score_image
+from migraseg.evaluation.sources import Segmentation
 from migraseg.io import read_image, write_tiff
 from migraseg.losses import CompoundLoss, soft_cldice_loss
 from migraseg.metrics.objects import drop_ignored_objects
@@ -131,11 +133,11 @@ def test_score_image_counts_no_false_positive_in_unannotated_regions():
     pred[30:32, 21:39] = FIBER
     pred_ids = np.zeros((40, 40), np.int32)
     pred_ids[5:10, 5:10], pred_ids[25:30, 25:30] = 1, 2
-    row = score_image(pred, pred_ids, truth, truth_ids, 0.1)
-    assert row["migrasome"]["fp"] == 0 and row["migrasome"]["tp"] == 1
-    assert row["scores"]["migrasome.f1@0.5"] == 1.0
-    assert row["counts"][FIBER] == [0, 0, 0]
-    assert row["retraction_fiber"]["cldice"] != row["retraction_fiber"]["cldice"]  # NaN: none
+    row = score_image(Segmentation(pred, pred_ids), Truth(truth, truth_ids, None), 0.1)
+    assert row.migrasome.fp == 0 and row.migrasome.tp == 1
+    assert row.scores["migrasome.f1@0.5"] == 1.0
+    assert row.counts[FIBER] == [0, 0, 0]
+    assert row.retraction_fiber.cldice != row.retraction_fiber.cldice  # NaN: no fiber
 
 
 # --- data ---------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ import pytest
 import torch
 import yaml
 
-from migraseg.export import sha256_file
 from migraseg.model_meta import ModelMeta
 from migraseg.models import build_model
 from migraseg.publish.info import DEFAULT_INFO, PublishInfo
 from migraseg.publish.model_card import checkpoint_metrics, model_card
+from migraseg.utils.files import sha256_file
 
 TINY = {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]}
 META = ModelMeta(

@@ -5,10 +5,11 @@ import numpy as np
 from migraseg.visualize import CLASS_COLOURS, ERROR_COLOURS, colorize, error_map, overlay, panel
 
 
-def test_colorize_maps_class_ids_and_clips_unknown_ones():
+def test_colorize_maps_class_ids_and_shows_unannotated_in_gray():
     labels = np.array([[0, 1], [2, 3]])
     assert (colorize(labels) == CLASS_COLOURS[labels]).all()
-    assert (colorize(np.array([[9]]))[0, 0] == CLASS_COLOURS[3]).all()
+    gray = colorize(np.array([[255]]))[0, 0]
+    assert gray[0] == gray[1] == gray[2] and not (gray == CLASS_COLOURS).all(axis=1).any()
 
 
 def test_overlay_tints_only_foreground():

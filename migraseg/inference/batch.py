@@ -333,7 +333,7 @@ class BatchPredictor:
         options: PredictOptions | None = None,
         progress: ProgressHooks | None = None,
     ):
-        from migraseg.export import sha256_file
+        from migraseg.utils.files import sha256_file
 
         self.predictor, self.out_dir = predictor, Path(out_dir)
         self.options = options or PredictOptions()

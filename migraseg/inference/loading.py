@@ -73,7 +73,7 @@ def load_onnx_model(path: Path) -> tuple[OnnxModel, ModelMeta]:
 def onnx_mismatch(torchscript: Path, onnx: Path) -> str | None:
     """Why the ONNX file beside a TorchScript file is not its export, or None when it is: both
     must carry the same weights hash (written by migraseg-export since it recorded one)."""
-    from migraseg.export import embedded_weights_sha256, onnx_weights_sha256
+    from migraseg.inference.fingerprints import embedded_weights_sha256, onnx_weights_sha256
 
     expected = embedded_weights_sha256(torchscript)
     if expected is None:

@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from migraseg.export import sha256_file, trace_checked
+from migraseg.export import trace_checked
 from migraseg.io import write_tiff
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import EPS, percentile_normalize
 from migraseg.publish import package_network
 from migraseg.publish.info import PublishInfo
-from migraseg.utils.files import atomic_dir, atomic_path
+from migraseg.utils.files import atomic_dir, atomic_path, sha256_file
 from migraseg.utils.torchscript import quiet_torchscript
 from migraseg.visualize import colorize, to_gray
 

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from migraseg.export import sha256_file
 from migraseg.model_meta import ModelMeta
 from migraseg.publish.info import PublishInfo
+from migraseg.utils.files import sha256_file
 
 NO_METRICS = "No metrics.json was given at export."
 

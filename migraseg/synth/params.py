@@ -162,7 +162,10 @@ def check_weights(where: str, weights: Mapping[str, float], known: Sequence[str]
     unknown = sorted(set(weights) - set(known))
     if unknown:
         raise ValueError(f"{where}: unknown famil(ies) {unknown}; known: {list(known)}")
-    out = {str(k): float(v) for k, v in weights.items()}
+    try:
+        out = {str(k): float(v) for k, v in weights.items()}
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}: weights must be numbers, got {dict(weights)}") from err
     if any(not np.isfinite(v) or v < 0 for v in out.values()) or not sum(out.values()) > 0:
         raise ValueError(f"{where}: weights must be >= 0 with at least one > 0, got {out}")
     return out
