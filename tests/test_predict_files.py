@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from migraseg.export import export_torchscript
-from migraseg.inference.batch import MANIFEST, BatchPredictor, PredictOptions, expand_inputs
+from migraseg.inference.predict_files import MANIFEST, BatchPredictor, PredictOptions, expand_inputs
 from migraseg.inference.predictor import Predictor
 from migraseg.io import read_image
 from migraseg.measure.tables import read_csv

@@ -23,15 +23,15 @@ import yaml
 
 from migraseg.data.contract import DatasetError, load_dataset
 from migraseg.export import export_onnx, export_torchscript
-from migraseg.inference import batch
-from migraseg.inference.batch import (
+from migraseg.inference import predict_files
+from migraseg.inference.loading import ModelLoadError, choose_model_file, load_model
+from migraseg.inference.predict_files import (
     MANIFEST,
     BatchPredictor,
     OutputFolderError,
     PredictOptions,
     expand_inputs,
 )
-from migraseg.inference.loading import ModelLoadError, choose_model_file, load_model
 from migraseg.inference.predictor import Predictor
 from migraseg.io import read_image
 from migraseg.measure.tables import read_csv
@@ -210,7 +210,7 @@ def test_4_absurd_rescale_is_refused_unless_forced_and_big_runs_are_estimated(
 
     notes = []
 
-    class Recorder(batch.NoProgress):
+    class Recorder(predict_files.NoProgress):
         def note(self, message):
             notes.append(message)
 
@@ -286,14 +286,14 @@ def test_8_full_disk_with_probs_fails_that_file_and_cleans_up(oracle, masks, tmp
     def no_room(fd, offset, length):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(batch.shutil, "disk_usage", first_call_full)
+    monkeypatch.setattr(predict_files.shutil, "disk_usage", first_call_full)
     out = tmp_path / "out"
     predictor = Predictor.from_path(oracle, device="cpu", tile_size=128)
     bp = BatchPredictor(predictor, out, PredictOptions(save_probs=True))
     a = bp.run([tmp_path / "a.tif", tmp_path / "b.tif"])
     assert [r.status for r in a] == ["failed", "done"]
     assert "not enough free space" in a[0].message and "--probs needs" in a[0].message
-    monkeypatch.setattr(batch.os, "posix_fallocate", no_room)
+    monkeypatch.setattr(predict_files.os, "posix_fallocate", no_room)
     (c,) = bp.run([tmp_path / "c.tif"])
     assert c.status == "failed" and "disk full" in c.message
     assert hidden(out) == []

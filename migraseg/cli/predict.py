@@ -245,14 +245,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from migraseg.inference.batch import (
+    from migraseg.inference.loading import ModelLoadError
+    from migraseg.inference.predict_files import (
         BatchPredictor,
         OutputFolderError,
         PredictOptions,
         check_rescale,
         expand_inputs,
     )
-    from migraseg.inference.loading import ModelLoadError
     from migraseg.inference.predictor import Predictor
 
     start = time.perf_counter()

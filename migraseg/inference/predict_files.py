@@ -1,4 +1,4 @@
-"""Predict a batch of microscope files: labels, probabilities, tables and ROI sets per file.
+"""Files in, outputs out: migraseg-predict over many files, resumable, never overwriting files.
 
 Every file is opened lazily and predicted frame by frame, strip by strip (see
 :mod:`migraseg.inference.predictor`); only the current frame's uint8 labels (1 byte per pixel)
