@@ -214,7 +214,7 @@ def test_4_absurd_rescale_is_refused_unless_forced_and_big_runs_are_estimated(
         def note(self, message):
             notes.append(message)
 
-    monkeypatch.setattr(batch, "BIG_TILES", 1)
+    monkeypatch.setattr(predict_files, "BIG_TILES", 1)
     predictor = Predictor.from_path(oracle, device="cpu", tile_size=64)
     options = PredictOptions(force=True)
     (report,) = BatchPredictor(predictor, tmp_path / "f", options, Recorder()).run(
