@@ -83,3 +83,20 @@ def trained(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)
     return train(cfg)
+
+
+@pytest.fixture
+def fake_slurm(tmp_path: Path) -> Path:
+    """A folder of sbatch/srun/sacct stand-ins to put first on PATH: sbatch copies the script to
+    ``$FAKE_SLURM_OUT``, srun prints the command it was given, sacct reports the jobs cancelled."""
+    bin_dir = tmp_path / "fake-slurm"
+    bin_dir.mkdir()
+    scripts = {
+        "sbatch": '#!/bin/bash\ncp "$1" "$FAKE_SLURM_OUT"\necho "Submitted batch job 4242"\n',
+        "srun": '#!/bin/bash\nprintf "%s\\n" "$@"\n',
+        "sacct": "#!/bin/bash\nprintf 'JobID|State|NodeList\\n4242_[0-2]|CANCELLED|n\\n'\n",
+    }
+    for name, text in scripts.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir

@@ -82,22 +82,6 @@ def test_slurm_launcher_takes_nodes_and_gpus_from_the_trainer():
         _ = all_gpus.hydra.launcher.tasks_per_node
 
 
-@pytest.fixture
-def fake_slurm(tmp_path) -> Path:
-    """sbatch/srun/sacct stand-ins: sbatch keeps the script, sacct reports the job cancelled."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    scripts = {
-        "sbatch": '#!/bin/bash\ncp "$1" "$FAKE_SLURM_OUT"\necho "Submitted batch job 4242"\n',
-        "srun": "#!/bin/bash\nexit 0\n",
-        "sacct": "#!/bin/bash\nprintf 'JobID|State|NodeList\\n4242_[0-1]|CANCELLED|n\\n'\n",
-    }
-    for name, text in scripts.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    return bin_dir
-
-
 @pytest.mark.slow
 def test_multirun_with_the_slurm_launcher_submits_one_array_job(fake_slurm, tmp_path):
     submitted = tmp_path / "submitted.sbatch"

@@ -163,25 +163,9 @@ def test_every_readme_command_is_run_here():
     assert not stale, f"tested commands the README no longer shows: {stale}"
 
 
-@pytest.fixture
-def fake_slurm_bin(tmp_path: Path) -> Path:
-    """sbatch/srun/sacct stand-ins: sbatch keeps the script, srun prints what it would run."""
-    bin_dir = tmp_path / "fake-slurm"
-    bin_dir.mkdir()
-    scripts = {
-        "sbatch": '#!/bin/bash\ncp "$1" "$FAKE_SLURM_OUT"\necho "Submitted batch job 4242"\n',
-        "srun": '#!/bin/bash\nprintf "%s\\n" "$@"\n',
-        "sacct": "#!/bin/bash\nprintf 'JobID|State|NodeList\\n4242_[0-2]|CANCELLED|n\\n'\n",
-    }
-    for name, text in scripts.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    return bin_dir
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c, run in README_RUNS.items() if run])
-def test_readme_command_runs(command, trained, tiny_dataset, fake_slurm_bin, tmp_path):
+def test_readme_command_runs(command, trained, tiny_dataset, fake_slurm, tmp_path):
     image = next((tiny_dataset / "images").glob("*.tif"))
     line = README_RUNS[command].format(
         repo=REPO,
@@ -190,7 +174,7 @@ def test_readme_command_runs(command, trained, tiny_dataset, fake_slurm_bin, tmp
         ckpt=trained["checkpoint"],
         image=image,
     )
-    path = os.pathsep.join([str(fake_slurm_bin), str(BIN), os.environ["PATH"]])
+    path = os.pathsep.join([str(fake_slurm), str(BIN), os.environ["PATH"]])
     env = {**os.environ, "PATH": path, "FAKE_SLURM_OUT": str(tmp_path / "submitted.sbatch")}
     proc = subprocess.run(
         ["bash", "-c", f"set -eo pipefail; {line}"],

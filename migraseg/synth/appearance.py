@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from migraseg.synth.fields import blur, puncta_field, smooth_noise
-from migraseg.synth.geometry import window
+from migraseg.synth.geometry import rotated_offsets, window
 from migraseg.synth.objects import Scene
 from migraseg.synth.params import FAMILY_AXES, ConfocalParams, choose
 from migraseg.synth.raster import SceneRaster
@@ -156,9 +156,7 @@ def nuclei(scene: Scene, raster: SceneRaster, acq: ConfocalAcquisition) -> np.nd
         win = window(center, a + px, out.shape, px)
         if win.empty:
             continue
-        dx, dy = win.x - center[0], win.y - center[1]
-        along = dx * np.cos(angle) + dy * np.sin(angle)
-        across = -dx * np.sin(angle) + dy * np.cos(angle)
+        along, across = rotated_offsets(win, center, angle)
         rho = np.sqrt((along / a) ** 2 + (across / b) ** 2)
         soft = np.clip((1 - rho) * b / 0.3 + 0.5, 0, 1)  # ~0.3 µm soft edge
         own = raster.cell_ids[win.rows, win.cols] == cell.id

@@ -116,3 +116,10 @@ def soft_disc(win: Window, center: np.ndarray, radius: float, pixel_size: float)
     """Area coverage (0–1, anti-aliased over one pixel) of a disc on a window's pixels."""
     rho = np.hypot(win.x - center[0], win.y - center[1])
     return np.clip((radius - rho) / pixel_size + 0.5, 0, 1).astype(np.float32)
+
+
+def rotated_offsets(win: Window, center: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (µm) of the window's pixels from ``center``, along the direction ``angle``
+    (radians) and across it: the frame of a rotated ellipse."""
+    dx, dy = win.x - center[0], win.y - center[1]
+    return dx * np.cos(angle) + dy * np.sin(angle), -dx * np.sin(angle) + dy * np.cos(angle)

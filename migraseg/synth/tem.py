@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from migraseg.synth.fields import blur, illumination, smooth_noise
-from migraseg.synth.geometry import window
+from migraseg.synth.geometry import rotated_offsets, window
 from migraseg.synth.objects import Migrasome, Scene
 from migraseg.synth.params import TemParams
 from migraseg.synth.raster import SceneRaster
@@ -289,9 +289,7 @@ def _mitochondria(
         win = window(center, a + px, stain.shape, px)
         if win.empty:
             continue
-        dx, dy = win.x - center[0], win.y - center[1]
-        u = dx * np.cos(phi) + dy * np.sin(phi)
-        v = -dx * np.sin(phi) + dy * np.cos(phi)
+        u, v = rotated_offsets(win, center, phi)
         s = (1 - np.hypot(u / a, v / b)) * b  # ≈ distance inside the outline, µm
         value = mem * (band(s, 0, t, px) + band(s, 2.5 * t, 3.5 * t, px))
         matrix = band(s, 3.5 * t, 10.0, px)
