@@ -142,7 +142,7 @@ def test_cli_from_the_wheel_outside_the_clone(installed):
     assert (cwd / "tem_set" / "dataset.yaml").is_file()
 
     run(installed, bin_ / "migraseg-train", "experiment=quickstart", "debug=fdr", *TINY_TRAIN)
-    assert (cwd / "data" / "synthetic_confocal" / "dataset.yaml").is_file()
+    assert (cwd / "data" / "synthetic_confocal_generalist" / "dataset.yaml").is_file()
 
     run(
         installed, bin_ / "migraseg-train", "experiment=quickstart", "debug=limit",
@@ -154,7 +154,7 @@ def test_cli_from_the_wheel_outside_the_clone(installed):
 
     run(installed, bin_ / "migraseg-export", checkpoint, "exported/model.pt")
     assert (cwd / "exported" / "model.pt").is_file() and (cwd / "exported" / "model.pt2").is_file()
-    image = sorted((cwd / "data" / "synthetic_confocal" / "images").glob("*.tif"))[0]
+    image = sorted((cwd / "data" / "synthetic_confocal_generalist" / "images").glob("*.tif"))[0]
     run(
         installed, bin_ / "migraseg-predict", "exported/model.pt2", image, "--out", "pred",
         "--tile-size", "128", "--device", "cpu", "--quiet",

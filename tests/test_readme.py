@@ -50,7 +50,7 @@ def small_eval_sets(*names: str) -> str:
     for name in names:
         recipe = yaml.safe_load((Path(CONFIG_DIR) / "eval" / "sets" / f"{name}.yaml").read_text())
         pins = [*recipe[name]["synthesize"]["overrides"], "confocal.image_size_px=[128,128]"]
-        quoted = ",".join('"' + p + '"' for p in pins)
+        quoted = ",".join('"' + p + '"' for p in pins).replace("{", "{{").replace("}", "}}")
         out += [
             f"eval.sets.{name}.synthesize.n=2",
             f"'eval.sets.{name}.synthesize.overrides=[{quoted}]'",
@@ -136,7 +136,7 @@ README_RUNS: dict[str, str] = {
         "migraseg-synth data/my_tem --modality tem --n 1 --size 96"
         " && test -s data/my_tem/dataset.yaml"
     ),
-    "migraseg-synth --list": "migraseg-synth --list | grep -q confocal_generalist",
+    "migraseg-synth --list": "migraseg-synth --list | grep confocal_generalist",
 }
 
 

@@ -230,7 +230,7 @@ def summary_line(reports, seconds: float, out: Path, backend: str, model: str = 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_interrupted)  # finally blocks remove temporaries
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)  # finally blocks clean up
     try:
         return run(args)
     except KeyboardInterrupt as stop:
@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return code
+    finally:  # a caller in the same process (a test, a notebook) keeps its own handler
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run(args: argparse.Namespace) -> int:
