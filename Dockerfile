@@ -18,11 +18,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # Dependencies first (cached while only the code changes); keep the base image's torch build.
 # The publish extra brings ONNX Runtime (CPU inference) and bioimageio.core (packages).
-COPY pyproject.toml README.md ./
-RUN mkdir migraseg && touch migraseg/__init__.py \
+# setup.py ships configs/ as migraseg/configs in wheels; an empty configs/ stands in for now.
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
+RUN mkdir migraseg configs && touch migraseg/__init__.py \
     && python -c "import torch, torchvision; print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')" > /tmp/constraints.txt \
     && pip install --no-cache-dir -c /tmp/constraints.txt -e ".[publish]" \
-    && rm -rf migraseg
+    && rm -rf migraseg configs
 
 COPY migraseg ./migraseg
 COPY configs ./configs
