@@ -17,13 +17,18 @@ from migraseg.models import build_model
 
 TINY = {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]}
 
-STANDALONE = textwrap.dedent("""
-    import importlib.abc, json, sys
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in ("migraseg", "segmentation_models_pytorch", "timm"):
-                raise ImportError("blocked: " + name)
-    sys.meta_path.insert(0, Block())
+# Imported first by scripts run under `python -I`: migraseg, smp and timm cannot be imported.
+BLOCK_MIGRASEG = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("migraseg", "segmentation_models_pytorch", "timm"):
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+"""
+
+STANDALONE = BLOCK_MIGRASEG + textwrap.dedent("""
+    import json
     import numpy as np, torch
     extra = {"meta.json": ""}
     model = torch.jit.load(sys.argv[1], _extra_files=extra)

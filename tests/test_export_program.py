@@ -19,16 +19,11 @@ from migraseg.io import read_image
 from migraseg.model_meta import ModelMeta
 from migraseg.models import build_model
 
-TINY = {"encoder_name": "tu-test_resnet", "encoder_depth": 3, "decoder_channels": [16, 8, 8]}
+from .test_export import BLOCK_MIGRASEG, TINY
 
 # Runs under `python -I` (no PYTHONPATH, no user site) with migraseg, smp and timm blocked.
-STANDALONE = textwrap.dedent("""
-    import importlib.abc, json, sys
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] in ("migraseg", "segmentation_models_pytorch", "timm"):
-                raise ImportError("blocked: " + name)
-    sys.meta_path.insert(0, Block())
+STANDALONE = BLOCK_MIGRASEG + textwrap.dedent("""
+    import json
     import numpy as np, torch
     extra = {"meta.json": ""}
     model = torch.export.load(sys.argv[1], extra_files=extra).module()
