@@ -1,6 +1,7 @@
 """data.synthetic.ensure_synthetic_dataset: one "simulate if absent" for training and eval sets."""
 
 import pytest
+import yaml
 
 from migraseg.data.contract import load_dataset
 from migraseg.data.synthetic import ensure_synthetic_dataset, recipe_config
@@ -18,6 +19,23 @@ def test_simulates_once_checks_without_simulating_and_refuses_another_recipe(tmp
     assert ensure_synthetic_dataset(root, recipe, simulate=False) is True  # cached
     with pytest.raises(ValueError, match="other settings"):
         ensure_synthetic_dataset(root, {**recipe, "seed": 4})
+    with pytest.raises(ValueError, match=r"differ in \['scene'\]"):
+        ensure_synthetic_dataset(root, {**recipe, "overrides": [*SMALL, "scene.n_cells=[2,2]"]})
+
+
+def test_a_change_to_the_other_modality_does_not_make_a_cached_dataset_stale(tmp_path):
+    """As when a new release changes a TEM default: the record of a confocal set differs there."""
+    recipe = {"n": 1, "seed": 0, "preset": "confocal", "overrides": SMALL}
+    ensure_synthetic_dataset(tmp_path / "sim", recipe)
+    record_file = tmp_path / "sim" / "dataset.yaml"
+    record = yaml.safe_load(record_file.read_text())
+    record["simulator"]["tem"]["rim_um"] = [0.5, 0.6]
+    record_file.write_text(yaml.safe_dump(record))
+    assert ensure_synthetic_dataset(tmp_path / "sim", recipe, simulate=False) is True
+    record["simulator"]["confocal"]["image_size_px"] = [96, 96]
+    record_file.write_text(yaml.safe_dump(record))
+    with pytest.raises(ValueError, match=r"differ in \['confocal'\]"):
+        ensure_synthetic_dataset(tmp_path / "sim", recipe, simulate=False)
 
 
 def test_a_recipe_names_a_preset_or_carries_the_simulator_mapping():

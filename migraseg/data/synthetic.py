@@ -91,6 +91,14 @@ def synthesis_record(n: int, seed: int, config: SynthConfig) -> dict[str, Any]:
     )
 
 
+def modality_settings(simulator: Mapping[str, Any]) -> dict[str, Any]:
+    """The simulator settings that shape a dataset's images: a confocal dataset does not depend on
+    the TEM section, nor a TEM dataset on the confocal one, so changing one modality's defaults
+    does not make the other's cached datasets stale."""
+    other = {"confocal": "tem", "tem": "confocal"}.get(simulator.get("modality"))
+    return {k: v for k, v in simulator.items() if k != other}
+
+
 def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig) -> bool:
     """Whether ``root`` already holds this simulated dataset (complete: ``dataset.yaml`` is
     written last); False when there is none yet.
@@ -105,16 +113,11 @@ def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig)
     if problems:
         raise ValueError("; ".join(problems))
     wanted = synthesis_record(n, seed, config)
-    if (
-        info.get("synthesis") == wanted["synthesis"]
-        and info.get("simulator") == wanted["simulator"]
-    ):
+    made_with = modality_settings(info.get("simulator") or {})
+    settings = modality_settings(wanted["simulator"])
+    if info.get("synthesis") == wanted["synthesis"] and made_with == settings:
         return True
-    keys = sorted(
-        k
-        for k in wanted["simulator"]
-        if (info.get("simulator") or {}).get(k) != wanted["simulator"][k]
-    )
+    keys = sorted(k for k in settings if made_with.get(k) != settings[k])
     detail = f"simulator settings differ in {keys}" if keys else "image count or seed differ"
     raise ValueError(
         f"{root} holds a simulated dataset made with other settings ({detail}); delete the "
