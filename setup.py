@@ -4,7 +4,8 @@
 carries it as the data-only package ``migraseg/configs`` (every YAML file except the untracked
 per-machine ``configs/local/``), so an installed migraseg trains, simulates and exports outside
 a clone. :mod:`migraseg.utils.config` looks there first, then beside the package (a clone or an
-editable install). docs/packaging.md explains it.
+editable install). docs/packaging.md explains it. The shipped models (``migraseg/pretrained``)
+are package data too.
 """
 
 from setuptools import find_packages, setup
@@ -12,6 +13,9 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["migraseg", "migraseg.*"]), "migraseg.configs"],
     package_dir={"migraseg.configs": "configs"},
-    package_data={"migraseg.configs": ["*.yaml", "**/*.yaml"]},
+    package_data={
+        "migraseg.configs": ["*.yaml", "**/*.yaml"],
+        "migraseg.pretrained": ["*.ckpt", "*.md"],  # the shipped models and their cards
+    },
     exclude_package_data={"migraseg.configs": ["local/*", "local/**/*"]},
 )

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "migraseg"
 
 # Bottom first. A unit is a subpackage (migraseg/<name>/) or a top-level module (<name>.py).
 LAYERS: list[set[str]] = [
-    {"__init__", "constants", "utils"},
+    {"__init__", "constants", "utils", "pretrained"},  # pretrained: the shipped models, by name
     {"io", "normalization", "resample", "postprocess", "losses", "model_meta", "visualize"},
     {"metrics", "models"},
     {"measure"},  # objects and tables from label images, with metrics' matching

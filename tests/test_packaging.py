@@ -162,6 +162,20 @@ def test_cli_from_the_wheel_outside_the_clone(installed):
     assert (cwd / "pred" / f"{image.stem}_labels.tif").is_file()
 
 
+def test_a_shipped_model_segments_straight_after_pip_install(installed):
+    """The biologist's first command: no training, no download, the model named like a path."""
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    assert {"migraseg/pretrained/confocal.ckpt", "migraseg/pretrained/tem.ckpt"} <= set(names)
+    bin_, cwd = installed["bin"], installed["cwd"]
+    run(installed, bin_ / "migraseg-synth", "my_images", "--n", "1", "--size", "128")
+    run(
+        installed, bin_ / "migraseg-predict", "confocal", "my_images/images", "--out", "pred",
+        "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    (labels,) = (cwd / "pred").glob("*_labels.tif")
+    assert (cwd / "pred" / "summary.csv").is_file() and labels.stat().st_size > 0
+
+
 def test_editable_install_reads_the_clones_configs(tmp_path):
     """`make install` (pip install -e .) keeps working with the configs mapping of setup.py."""
     source = copy_sources(tmp_path / "src")
@@ -192,6 +206,7 @@ def test_sdist_carries_the_configs_and_builds_the_same_wheel(tmp_path):
         sdist.extractall(tmp_path / "unpacked", filter="data")
     top = name.removesuffix(".tar.gz")
     assert f"{top}/configs/train.yaml" in members and f"{top}/setup.py" in members
+    assert f"{top}/migraseg/pretrained/confocal.ckpt" in members
     assert not any("/configs/local/" in m for m in members)
     wheel = build_wheel(tmp_path / "unpacked" / top, tmp_path / "dist")
     assert "migraseg/configs/train.yaml" in zipfile.ZipFile(wheel).namelist()

@@ -69,6 +69,21 @@ README_RUNS: dict[str, str] = {
     # runs in tests/test_import_annotations.py::test_documented_commands_run, on ROI sets it makes
     "migraseg-import fiji/ my_dataset/": "",
     '.venv/bin/pytest -m "not slow"': "",
+    # installs nothing here (tests stay offline and fast): pip resolves the project's metadata;
+    # tests/test_packaging.py installs the built wheel in a fresh venv and runs the shipped model
+    "pip install .": "pip install --dry-run --no-deps --no-index --no-build-isolation -q {repo}",
+    "migraseg-predict confocal my_images/ --out pred/": (
+        "mkdir my_images && cp {image} my_images/a.tif"
+        " && migraseg-predict confocal my_images/ --out pred/ && test -s pred/a_migrasomes.csv"
+    ),
+    "migraseg-eval models=[confocal,classical] data_root=my_dataset split=all": (
+        "migraseg-eval models=[confocal,classical] data_root={tiny} split=all hydra.run.dir=eval"
+        " && grep -q confocal eval/metrics.json"
+    ),
+    "migraseg-train experiment=finetune init_from=confocal data=tiff_folder data.root=my_dataset": (
+        "migraseg-train experiment=finetune init_from=confocal data=tiff_folder data.root={tiny}"
+        f" data.synthesize=null {SMALL} {TINY_MIX} paths.data_dir=data && test -s run/model.pt"
+    ),
     "migraseg-train experiment=quickstart": (
         f"migraseg-train experiment=quickstart {SMALL} {SMALL_SYNTH} paths.data_dir=data"
     ),

@@ -19,8 +19,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(the same, TorchScript's successor) and a model card <stem>_card.md; optionally ONNX "
         "and a bioimage.io model package for deepImageJ/Fiji, ilastik, napari.",
     )
-    parser.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) written by migraseg-train")
-    parser.add_argument("output", help="output TorchScript file (.pt)")
+    parser.add_argument(
+        "checkpoint",
+        help="Lightning checkpoint (.ckpt) written by migraseg-train, or a shipped model's name "
+        "(confocal, tem)",
+    )
+    parser.add_argument(
+        "output",
+        nargs="?",
+        help="output TorchScript file (.pt); may be left out with --bioimageio to write only the "
+        "package",
+    )
     parser.add_argument(
         "--no-pt2", action="store_true", help="do not write the torch.export program <stem>.pt2"
     )
@@ -60,13 +69,20 @@ def default_metrics(checkpoint: Path) -> Path | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from migraseg.export import ExportError, export_onnx, export_program, export_torchscript
-    from migraseg.inference.loading import ModelLoadError, load_model
+    from migraseg.inference.loading import ModelLoadError, load_model, model_path
     from migraseg.publish.info import PublishInfo
     from migraseg.publish.model_card import checkpoint_metrics, model_card
     from migraseg.utils.files import write_text_atomic
 
-    output, checkpoint = Path(args.output), Path(args.checkpoint)
-    if output.suffix.lower() in (".onnx", ".ckpt"):
+    if args.output is None and (not args.bioimageio or args.onnx):
+        print(
+            "migraseg-export: give OUTPUT (.pt)"
+            + ("" if args.onnx else ", or --bioimageio to write only the package"),
+            file=sys.stderr,
+        )
+        return 2
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix.lower() in (".onnx", ".ckpt"):
         print(
             f"migraseg-export: {output}: OUTPUT is the TorchScript file; give a .pt path "
             f"(--onnx writes {output.with_suffix('.onnx').name} beside {output.stem}.pt)",
@@ -74,15 +90,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        checkpoint = model_path(args.checkpoint)
         if checkpoint.suffix != ".ckpt":
             raise ValueError(f"{checkpoint}: expected a Lightning checkpoint (.ckpt)")
         if args.metrics and not Path(args.metrics).is_file():
             raise ValueError(f"{args.metrics}: metrics file not found")
         info = PublishInfo.load(args.info)
         net, meta = load_model(checkpoint)
-        weights = {"torchscript": export_torchscript(net, meta, output)}
-        print(f"wrote {weights['torchscript']}")
-        if not args.no_pt2:
+        weights = {}
+        if output is not None:
+            weights["torchscript"] = export_torchscript(net, meta, output)
+            print(f"wrote {weights['torchscript']}")
+        if output is not None and not args.no_pt2:
             weights["torch.export"] = export_program(net, meta, output.with_suffix(".pt2"))
             print(f"wrote {weights['torch.export']}")
         if args.onnx:
@@ -93,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         if metrics_path and metrics is None:
             print(f"migraseg-export: warning: {metrics_path}: {note}", file=sys.stderr)
         card = model_card(meta, info, weights, metrics, note)
-        card_path = write_text_atomic(output.with_name(f"{output.stem}_card.md"), card)
-        print(f"wrote {card_path}")
+        if output is not None:
+            card_path = write_text_atomic(output.with_name(f"{output.stem}_card.md"), card)
+            print(f"wrote {card_path}")
         if args.bioimageio:
             from migraseg.publish.bioimageio import PackageTestError, sample_image, write_package
 

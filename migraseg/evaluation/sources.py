@@ -21,6 +21,7 @@ from migraseg.data.contract import SampleRecord
 from migraseg.inference.settings import PredictSettings
 from migraseg.io import read_image
 from migraseg.postprocess import migrasome_instances
+from migraseg.pretrained import SHIPPED
 from migraseg.utils.files import write_text_atomic
 
 CLASSICAL = "classical"
@@ -169,11 +170,11 @@ def model_kind(spec: str) -> str:
     path = Path(spec)
     if path.is_dir():
         return "folder"
-    if path.suffix in NETWORK_SUFFIXES:
+    if path.suffix in NETWORK_SUFFIXES or spec in SHIPPED:
         return "network"
     raise ValueError(
         f"model {spec!r}: expected a .ckpt, an exported model ({', '.join(NETWORK_SUFFIXES[1:])}),"
-        f" a folder of label TIFFs, or {CLASSICAL!r}"
+        f" a folder of label TIFFs, a shipped model ({', '.join(SHIPPED)}) or {CLASSICAL!r}"
     )
 
 

@@ -1,4 +1,5 @@
-"""Load a trained model: a Lightning checkpoint, an exported TorchScript file or an ONNX file.
+"""Load a trained model: a Lightning checkpoint, an exported TorchScript file, an ONNX file, or
+a model shipped in the package, by name (``confocal``, ``tem``).
 
 On CPU, a TorchScript file with an ONNX export beside it (``model.pt`` + ``model.onnx``) runs in
 ONNX Runtime (faster there) when it is installed (the ``publish`` extra), else in PyTorch with a
@@ -19,6 +20,7 @@ from migraseg.inference.backends import OnnxModel, resolve_device
 from migraseg.inference.exported_program import PROGRAM_SUFFIX, load_exported_program
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import build_model
+from migraseg.pretrained import resolve_model_reference
 from migraseg.utils.torchscript import quiet_torchscript
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".torchscript")
@@ -29,6 +31,14 @@ ONNX_INSTALL = "pip install 'migraseg[publish]' or onnxruntime"
 
 class ModelLoadError(ValueError):
     """A model file could not be loaded; the message names the file and the cause."""
+
+
+def model_path(reference: str | Path) -> Path:
+    """The file a model reference names: a path, or a shipped model's name."""
+    try:
+        return resolve_model_reference(reference)
+    except FileNotFoundError as err:
+        raise ModelLoadError(str(err)) from err
 
 
 def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
@@ -98,7 +108,7 @@ def choose_model_file(path: str | Path, backend: str = "auto", device: str = "au
         ModelLoadError: unknown backend, or ``backend="onnx"`` without a matching ONNX file or
             without ONNX Runtime.
     """
-    path = Path(path)
+    path = model_path(path)
     if backend not in BACKENDS:
         raise ModelLoadError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     if path.suffix == ".onnx" or backend == "torch":
@@ -133,12 +143,13 @@ def choose_model_file(path: str | Path, backend: str = "auto", device: str = "au
 
 def load_model(path: str | Path) -> tuple[nn.Module | OnnxModel, ModelMeta]:
     """Load by suffix: ``.ckpt`` (Lightning), ``.pt``/``.pth``/``.torchscript`` (TorchScript),
-    ``.pt2`` (``torch.export`` program) or ``.onnx`` (ONNX Runtime, CPU).
+    ``.pt2`` (``torch.export`` program) or ``.onnx`` (ONNX Runtime, CPU); or a shipped model
+    by name (``confocal``, ``tem``: :mod:`migraseg.pretrained`).
 
     Raises:
         ModelLoadError: missing file, unknown suffix, or a file that is not a migraseg model.
     """
-    path = Path(path)
+    path = model_path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: model file not found")
     loaders = {
