@@ -95,3 +95,23 @@ def test_timelapse_dataset_writes_t_y_x_stacks(tmp_path):
 def test_tem_refuses_time_lapse():
     with pytest.raises(ValueError, match="TEM"):
         SynthConfig(modality="tem", timelapse=replace(LAPSE.timelapse))
+
+
+def test_stage_drift_moves_the_whole_field_and_leaves_the_rest_as_drawn():
+    short = replace(LAPSE.timelapse, n_frames=4)
+    still = make_sample(replace(LAPSE, timelapse=short), seed=1, index=0)
+    drifting = replace(LAPSE, timelapse=replace(short, drift_um_per_frame=(0.3, 0.5)))
+    moved = make_sample(drifting, seed=1, index=0)
+    first = {m["id"]: m for m in moved.truth["frames"][0]["migrasomes"]}
+    assert first == {m["id"]: m for m in still.truth["frames"][0]["migrasomes"]}
+    steps = []
+    for a, b in zip(still.truth["frames"][1:], moved.truth["frames"][1:], strict=True):
+        here = {m["id"]: (m["x_um"], m["y_um"]) for m in a["migrasomes"]}
+        shifts = {
+            tuple(np.round(np.subtract((m["x_um"], m["y_um"]), here[m["id"]]), 6))
+            for m in b["migrasomes"]
+        }
+        assert len(shifts) == 1  # everything moved together
+        steps.append(np.array(shifts.pop()))
+    lengths = np.linalg.norm(np.diff([np.zeros(2), *steps], axis=0), axis=1)
+    assert np.all((lengths >= 0.3 - 1e-6) & (lengths <= 0.5 + 1e-6))

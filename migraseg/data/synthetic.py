@@ -28,7 +28,9 @@ def _write_one(out: Path, config: SynthConfig, seed: int, index: int) -> str:
     lapse = "T" if sample.n_frames > 1 else ""
     channels = "C" if sample.image.shape[-3] > 1 or not lapse else ""
     image = sample.image if channels else sample.image[:, 0]
-    write_tiff(out / "images" / f"{stem}.tif", image, size, axes=f"{lapse}{channels}YX")
+    interval = sample.truth.get("frame_interval_min")
+    axes = f"{lapse}{channels}YX"
+    write_tiff(out / "images" / f"{stem}.tif", image, size, axes, frame_interval_min=interval)
     write_tiff(out / "masks" / f"{stem}.tif", sample.mask, size, axes=f"{lapse}YX")
     write_tiff(out / "instances" / f"{stem}.tif", sample.migrasome_ids, size, axes=f"{lapse}YX")
     write_tiff(out / "cells" / f"{stem}.tif", sample.cell_ids, size, axes=f"{lapse}YX")
@@ -94,9 +96,11 @@ def synthesis_record(n: int, seed: int, config: SynthConfig) -> dict[str, Any]:
 def modality_settings(simulator: Mapping[str, Any]) -> dict[str, Any]:
     """The simulator settings that shape a dataset's images: a confocal dataset does not depend on
     the TEM section, nor a TEM dataset on the confocal one, so changing one modality's defaults
-    does not make the other's cached datasets stale."""
+    does not make the other's cached datasets stale. Still images do not depend on the
+    time-lapse settings either."""
     other = {"confocal": "tem", "tem": "confocal"}.get(simulator.get("modality"))
-    return {k: v for k, v in simulator.items() if k != other}
+    stills = (simulator.get("timelapse") or {}).get("n_frames", 1) <= 1
+    return {k: v for k, v in simulator.items() if k != other and not (stills and k == "timelapse")}
 
 
 def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig) -> bool:
