@@ -8,10 +8,12 @@ error left is the tracker's.
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import roifile
 import tifffile
 
+from migraseg.evaluation.tracking import tracking_scores
 from migraseg.export import export_torchscript
 from migraseg.measure.tables import read_csv
 from migraseg.synth.generator import make_sample
@@ -164,3 +166,21 @@ def test_frames_of_different_sizes_fail_naming_the_file(oracle, tmp_path):
     [report] = run(oracle, [path], tmp_path / "out", pixel_size_um=PIXEL_SIZE)
     assert report.status == "failed"
     assert str(path) in report.message and "different sizes" in report.message
+
+
+def test_tracking_scores_count_switches_and_late_births():
+    rows = [(t, i, 5.0 * i, 0.0, 0.5 + 0.1 * t) for t in range(4) for i in (1, 2)]
+    rows += [(t, 3, 20.0, 0.0, 0.5 + 0.2 * t) for t in (2, 3)]  # nucleates in frame 2
+    truth = pd.DataFrame(rows, columns=["frame", "id", "y_um", "x_um", "diameter_um"])
+    perfect = truth.rename(columns={"id": "track_id"})
+    scores = tracking_scores([(truth, perfect, 2.0)])
+    assert scores["idf1"] == 1 and scores["id_switches"] == 0 and scores["true_links"] == 7
+    assert scores["growth_rate_rel_error_median"] == 0
+    assert scores["nucleation_error_frames_median"] == 0
+    swapped = perfect.copy()
+    late = (swapped["frame"] >= 2) & (swapped["track_id"] < 3)
+    swapped.loc[late, "track_id"] = 3 - swapped.loc[late, "track_id"]  # 1 and 2 trade ids
+    missed = swapped[~((swapped["track_id"] == 3) & (swapped["frame"] == 2))]  # seen a frame late
+    scores = tracking_scores([(truth, missed, 2.0)])
+    assert scores["id_switches"] == 2 and scores["idf1"] < 0.8
+    assert scores["nucleation_error_frames_median"] == 1
