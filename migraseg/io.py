@@ -74,6 +74,39 @@ def _ome_channel_names(ome_xml: str) -> list[str] | None:
     return names if names and all(names) else None
 
 
+# seconds per unit of OME TimeIncrementUnit (default "s") and ImageJ tunit (default "sec")
+_TIME_UNIT_TO_S = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "ms": 1e-3,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+}
+
+
+def frame_interval_from_tiff(tif: tifffile.TiffFile) -> float | None:
+    """Minutes between time points: OME ``Pixels/@TimeIncrement`` or ImageJ ``finterval``
+    (None when the file records neither, or in a unit that is not a time)."""
+    value, unit = None, "s"
+    if tif.is_ome and tif.ome_metadata:
+        root = ET.fromstring(tif.ome_metadata)
+        pixels = next((el for el in root.iter() if el.tag.endswith("Pixels")), None)
+        if pixels is not None and pixels.get("TimeIncrement"):
+            value, unit = pixels.get("TimeIncrement"), pixels.get("TimeIncrementUnit", "s")
+    if value is None and tif.is_imagej:
+        meta = tif.imagej_metadata or {}
+        value, unit = meta.get("finterval"), meta.get("tunit", "sec")
+    seconds = _TIME_UNIT_TO_S.get(str(unit).strip().lower())
+    if value is None or seconds is None or float(value) <= 0:
+        return None
+    return float(value) * seconds / 60
+
+
 def pixel_size_from_tiff(tif: tifffile.TiffFile) -> float | None:
     """Return the pixel size in µm recorded in an open TIFF, or None if it records none."""
     if tif.is_ome and tif.ome_metadata:
@@ -144,12 +177,17 @@ def tiff_error(path: str | os.PathLike, err: Exception) -> ImageReadError:
 _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
 
-def _imagej_kwargs(pixel_size_um: float | None, axes: str) -> dict[str, Any]:
-    """tifffile keywords for an ImageJ hyperstack calibrated in µm (Fiji and napari read it)."""
+def _imagej_kwargs(
+    pixel_size_um: float | None, axes: str, frame_interval_min: float | None = None
+) -> dict[str, Any]:
+    """tifffile keywords for an ImageJ hyperstack calibrated in µm (Fiji and napari read it),
+    and in time (``finterval``, seconds) when a time-lapse's frame interval is given."""
     kwargs: dict[str, Any] = {"metadata": {"axes": axes}}
     if pixel_size_um:
         kwargs["resolution"] = (1.0 / pixel_size_um, 1.0 / pixel_size_um)
         kwargs["metadata"]["unit"] = "um"
+    if frame_interval_min:
+        kwargs["metadata"]["finterval"] = frame_interval_min * 60
     return kwargs
 
 
@@ -159,8 +197,10 @@ def write_tiff(
     pixel_size_um: float | None,
     axes: str = "YX",
     compression: str | None = "zlib",
+    frame_interval_min: float | None = None,
 ) -> Path:
-    """Write ``array`` atomically as an ImageJ-compatible TIFF calibrated in µm.
+    """Write ``array`` atomically as an ImageJ-compatible TIFF calibrated in µm (and in minutes
+    per frame when ``frame_interval_min`` is given).
 
     uint8, uint16 and float32 arrays are written as ImageJ hyperstacks (Fiji and napari read the
     scale); other dtypes (uint32 instance masks) as plain TIFFs with resolution in centimetres.
@@ -169,7 +209,7 @@ def write_tiff(
         raise ValueError(f"{path}: array has {array.ndim} dims but axes are {axes!r}")
     kwargs: dict[str, Any] = {"compression": compression, "metadata": {"axes": axes}}
     if array.dtype.type in _IMAGEJ_DTYPES:
-        kwargs.update(imagej=True, **_imagej_kwargs(pixel_size_um, axes))
+        kwargs.update(imagej=True, **_imagej_kwargs(pixel_size_um, axes, frame_interval_min))
     elif pixel_size_um:
         kwargs["resolution"] = (1e4 / pixel_size_um, 1e4 / pixel_size_um)
         kwargs["resolutionunit"] = "CENTIMETER"
@@ -215,12 +255,32 @@ def create_tiff_memmap(
     return tifffile.memmap(path, shape=shape, dtype=dtype, imagej=True, **kwargs)
 
 
+def check_one_frame_size(tif: tifffile.TiffFile) -> None:
+    """Refuse a plain multi-page TIFF whose pages differ in size (tifffile splits it into one
+    series per size, and only the first would be read: the rest of the stack would be lost).
+
+    Raises:
+        ImageReadError: naming the file and the sizes found.
+    """
+    plain = [s for s in tif.series if s.kind in ("generic", "shaped")]
+    if len(plain) < 2 or len(plain) != len(tif.series):
+        return
+    sizes = {tuple(n for a, n in zip(s.axes, s.shape, strict=True) if a in "YX") for s in plain}
+    if len(sizes) > 1:
+        listed = ", ".join(f"{x}×{y}" for y, x in sorted(sizes))
+        raise ImageReadError(
+            f"{tif.filehandle.path}: frames of different sizes ({listed} px): every frame of a "
+            "stack must have one size"
+        )
+
+
 class LazyTiff:
     """The first series of a TIFF, read part by part (use as a context manager).
 
     Attributes:
         path, axes (tifffile's axis codes, e.g. "TZCYX", "YXS", "IYX"), shape, dtype,
-        pixel_size_um (µm or None), channel_names (list or None).
+        pixel_size_um (µm or None), channel_names (list or None), frame_interval_min (minutes
+        between time points, or None).
 
     Raises:
         ImageReadError: the file is missing, not a TIFF, or its structure is unreadable.
@@ -234,15 +294,20 @@ class LazyTiff:
             raise tiff_error(self.path, err) from err
         try:
             series = self._tif.series[0]
+            check_one_frame_size(self._tif)
             self.axes, self.shape, self.dtype = series.axes, tuple(series.shape), series.dtype
             self.pixel_size_um = pixel_size_from_tiff(self._tif)
             self.channel_names = channel_names_from_tiff(self._tif)
+            self.frame_interval_min = frame_interval_from_tiff(self._tif)
             self._offset = series.dataoffset  # set only for uncompressed contiguous data
             self._zarr = None
             if self._offset is None:
                 import zarr  # ~0.13 s to import; only compressed or tiled files need it
 
                 self._zarr = zarr.open(series.aszarr(), mode="r")
+        except ImageReadError:
+            self._tif.close()
+            raise
         except Exception as err:
             self._tif.close()
             raise tiff_error(self.path, err) from err

@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"io", "normalization", "resample", "postprocess", "losses", "model_meta", "visualize"},
     {"metrics", "models"},
     {"measure"},  # objects and tables from label images, with metrics' matching
+    {"tracking"},  # time-lapses: drift, linking measured objects over frames, track tables
     {"synth"},  # the simulator: images and truth in memory
     {"data"},  # dataset folders: the contract, annotations, writing simulated sets, loading
     {"baseline", "annotations"},  # the classical segmentation; Fiji/napari annotations to datasets

@@ -1,6 +1,6 @@
 """Time-lapse mode: stable ids, cells that move, migrasomes that grow and then plateau."""
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -95,3 +95,43 @@ def test_timelapse_dataset_writes_t_y_x_stacks(tmp_path):
 def test_tem_refuses_time_lapse():
     with pytest.raises(ValueError, match="TEM"):
         SynthConfig(modality="tem", timelapse=replace(LAPSE.timelapse))
+
+
+def test_stage_drift_moves_the_whole_field_and_leaves_the_rest_as_drawn():
+    short = replace(LAPSE.timelapse, n_frames=4)
+    still = make_sample(replace(LAPSE, timelapse=short), seed=1, index=0)
+    drifting = replace(LAPSE, timelapse=replace(short, drift_um_per_frame=(0.3, 0.5)))
+    moved = make_sample(drifting, seed=1, index=0)
+    first = {m["id"]: m for m in moved.truth["frames"][0]["migrasomes"]}
+    assert first == {m["id"]: m for m in still.truth["frames"][0]["migrasomes"]}
+    steps = []
+    for a, b in zip(still.truth["frames"][1:], moved.truth["frames"][1:], strict=True):
+        here = {m["id"]: (m["x_um"], m["y_um"]) for m in a["migrasomes"]}
+        shifts = {
+            tuple(np.round(np.subtract((m["x_um"], m["y_um"]), here[m["id"]]), 6))
+            for m in b["migrasomes"]
+        }
+        assert len(shifts) == 1  # everything moved together
+        steps.append(np.array(shifts.pop()))
+    lengths = np.linalg.norm(np.diff([np.zeros(2), *steps], axis=0), axis=1)
+    assert np.all((lengths >= 0.3 - 1e-6) & (lengths <= 0.5 + 1e-6))
+
+
+def test_training_form_writes_frames_as_images_split_by_time_lapse(tmp_path):
+    from migraseg.data.contract import image_to_cyx, load_dataset
+    from migraseg.data.synthetic import ensure_synthetic_dataset
+
+    short = replace(LAPSE, timelapse=replace(LAPSE.timelapse, n_frames=2))
+    recipe = {"simulator": asdict(short), "n": 3, "seed": 5, "frames_as_images": True}
+    ensure_synthetic_dataset(tmp_path / "frames", recipe)
+    spec = load_dataset(tmp_path / "frames")
+    stems = {split: [r.stem for r in spec.split(split)] for split in ("train", "val", "test")}
+    assert sorted(s for names in stems.values() for s in names) == [
+        f"synth_5_{i:05d}_t{t:03d}" for i in range(3) for t in range(2)
+    ]
+    stacks = {split: {s.rsplit("_t", 1)[0] for s in names} for split, names in stems.items()}
+    assert all(len(names) == 2 for names in stems.values())  # one time-lapse, both frames each
+    assert not stacks["train"] & stacks["test"]
+    image, meta = read_image(tmp_path / "frames" / "images" / f"{stems['test'][0]}.tif")
+    assert image_to_cyx(image, meta["axes"]).shape == (1, 128, 128)
+    assert ensure_synthetic_dataset(tmp_path / "frames", recipe)  # cached: not simulated again

@@ -66,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="slices",
         help="z-stacks: predict each slice, or their maximum projection",
     )
+    parser.add_argument(
+        "--frame-interval",
+        type=float,
+        metavar="MIN",
+        help="time-lapses: minutes between frames, for files that record none (else time is in "
+        "frames)",
+    )
     parser.add_argument("--probs", action="store_true", help="also write <stem>_probs.tif")
     parser.add_argument("--tta", action="store_true", help="average the 4 flips (4× slower)")
     parser.add_argument("--tile-size", type=int, default=512, help="px at the model's pixel size")
@@ -105,6 +112,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(
             f"--pixel-size must be a positive number of µm per pixel, got {args.pixel_size}"
         )
+    interval = args.frame_interval
+    if interval is not None and not (math.isfinite(interval) and interval > 0):
+        parser.error(f"--frame-interval must be a positive number of minutes, got {interval}")
     if args.override_pixel_size and args.pixel_size is None:
         parser.error("--override-pixel-size needs --pixel-size")
     if args.tile_size <= 0 or args.tile_size % 32:
@@ -282,6 +292,7 @@ def run(args: argparse.Namespace) -> int:
         channels=args.channel.split(",") if args.channel else None,
         axes=args.axes.upper() if args.axes else None,
         z_mode=args.z,
+        frame_interval_min=args.frame_interval,
         save_probs=args.probs,
         overwrite=args.overwrite,
         force=args.force,

@@ -42,15 +42,14 @@ def simulate_once(root: Path, recipe: Mapping[str, Any]) -> None:
     """Simulate the dataset ``recipe`` describes into ``root`` on rank 0 unless it is cached;
     other ranks wait for it (:func:`~migraseg.data.synthetic.ensure_synthetic_dataset`).
 
+    A time-lapse recipe is simulated with every frame as a still image (frames of one
+    time-lapse share a split).
+
     Raises:
-        ValueError: the folder holds a simulated dataset made with other settings, or the recipe
-            makes time-lapse stacks.
+        ValueError: the folder holds a simulated dataset made with other settings.
     """
     if recipe_config(recipe).timelapse.n_frames > 1:
-        raise ValueError(
-            "time-lapse presets write T×Y×X stacks, which training does not read: simulate "
-            "them with migraseg-synth for prediction or evaluation, train on a 2D preset"
-        )
+        recipe = {**recipe, "frames_as_images": True}
     if ensure_synthetic_dataset(root, recipe, simulate=rank_zero_only.rank == 0):
         return
     deadline = time.monotonic() + 1800

@@ -28,7 +28,9 @@ def _write_one(out: Path, config: SynthConfig, seed: int, index: int) -> str:
     lapse = "T" if sample.n_frames > 1 else ""
     channels = "C" if sample.image.shape[-3] > 1 or not lapse else ""
     image = sample.image if channels else sample.image[:, 0]
-    write_tiff(out / "images" / f"{stem}.tif", image, size, axes=f"{lapse}{channels}YX")
+    interval = sample.truth.get("frame_interval_min")
+    axes = f"{lapse}{channels}YX"
+    write_tiff(out / "images" / f"{stem}.tif", image, size, axes, frame_interval_min=interval)
     write_tiff(out / "masks" / f"{stem}.tif", sample.mask, size, axes=f"{lapse}YX")
     write_tiff(out / "instances" / f"{stem}.tif", sample.migrasome_ids, size, axes=f"{lapse}YX")
     write_tiff(out / "cells" / f"{stem}.tif", sample.cell_ids, size, axes=f"{lapse}YX")
@@ -38,6 +40,27 @@ def _write_one(out: Path, config: SynthConfig, seed: int, index: int) -> str:
     return stem
 
 
+def _write_frames(out: Path, config: SynthConfig, seed: int, index: int) -> list[str]:
+    """Write each frame of time-lapse ``index`` as a still image ``<stem>_t<frame>`` with its own
+    truth: the training form of a time-lapse preset."""
+    stem = f"synth_{seed}_{index:05d}"
+    sample = make_sample(config, seed, index)
+    size = sample.pixel_size_um
+    base = {k: v for k, v in sample.truth.items() if k != "frames"}
+    stems = []
+    for t, frame in enumerate(sample.truth["frames"]):
+        name = f"{stem}_t{t:03d}"
+        write_tiff(out / "images" / f"{name}.tif", sample.image[t], size, axes="CYX")
+        write_tiff(out / "masks" / f"{name}.tif", sample.mask[t], size)
+        write_tiff(out / "instances" / f"{name}.tif", sample.migrasome_ids[t], size)
+        write_tiff(out / "cells" / f"{name}.tif", sample.cell_ids[t], size)
+        truth = {"stem": name, **base, **frame}
+        write_text_atomic(out / "truth" / f"{name}.json", json.dumps(truth, indent=1))
+        write_text_atomic(out / "truth" / f"{name}.csv", csv_text(truth))
+        stems.append(name)
+    return stems
+
+
 def write_synthetic_dataset(
     out: str | Path,
     n: int,
@@ -45,6 +68,7 @@ def write_synthetic_dataset(
     config: SynthConfig | Mapping[str, Any] | None = None,
     workers: int = 1,
     name: str | None = None,
+    frames_as_images: bool = False,
 ) -> Path:
     """Simulate ``n`` images into ``out`` (created) and write its ``dataset.yaml`` last.
 
@@ -52,20 +76,30 @@ def write_synthetic_dataset(
         config: a :class:`SynthConfig`, a mapping in the shape of configs/data/synth/*.yaml
             (e.g. Hydra's ``data.synthesize.simulator``), or None for the default confocal set.
         workers: processes; the files are identical for any number.
+        frames_as_images: time-lapse presets write every frame as a still image (what training
+            reads); the frames of one time-lapse always share a split.
 
     ``dataset.yaml`` is written only when every image is on disk, so its presence marks a
     complete dataset (``make train`` uses it as the cache marker). Time-lapse presets write
-    T×Y×X stacks (T×C×Y×X with several channels), which ``load_dataset`` does not train on.
+    T×Y×X stacks (T×C×Y×X with several channels), which ``load_dataset`` does not train on,
+    unless ``frames_as_images``.
     """
     out = Path(out)
     config = synth_config_from_mapping(config)
-    job = partial(_write_one, out, config, seed)
+    frames = frames_as_images and config.timelapse.n_frames > 1
+    job = partial(_write_frames if frames else _write_one, out, config, seed)
     if workers > 1:
         # no cv2.setNumThreads in the children: it deadlocks on the thread pool they inherit
         with ProcessPoolExecutor(workers) as pool:
             stems = list(pool.map(job, range(n), chunksize=max(1, n // (8 * workers))))
     else:
         stems = [job(i) for i in range(n)]
+    if frames:  # split time-lapses, not frames: a test frame's neighbours are never trained on
+        by_stack = {group[0].rsplit("_t", 1)[0]: group for group in stems}
+        stack_splits = make_splits(list(by_stack), seed)
+        splits = {k: sorted(s for g in v for s in by_stack[g]) for k, v in stack_splits.items()}
+    else:
+        splits = make_splits(stems, seed)
     acquisition = config.acquisition
     info: dict[str, Any] = {
         "name": name or out.name,
@@ -73,33 +107,40 @@ def write_synthetic_dataset(
         "pixel_size_um": float(sum(acquisition.pixel_size_um) / 2),
         "channels": config.channels,
         "description": f"migraseg simulator, preset {config.preset}, seed {seed}, {n} images",
-        "splits": make_splits(stems, seed),
+        "splits": splits,
     }
     if config.timelapse.n_frames > 1:
         info["time_lapse"] = {
             "n_frames": config.timelapse.n_frames,
             "frame_interval_min": config.timelapse.frame_interval_min,
         }
-    write_dataset_yaml(out, {**info, **synthesis_record(n, seed, config)})
+    write_dataset_yaml(out, {**info, **synthesis_record(n, seed, config, frames)})
     return out
 
 
-def synthesis_record(n: int, seed: int, config: SynthConfig) -> dict[str, Any]:
+def synthesis_record(
+    n: int, seed: int, config: SynthConfig, frames_as_images: bool = False
+) -> dict[str, Any]:
     """What a simulated dataset was made from, as plain YAML-able values (tuples → lists)."""
-    return json.loads(
-        json.dumps({"synthesis": {"n": n, "seed": seed}, "simulator": asdict(config)})
-    )
+    synthesis: dict[str, Any] = {"n": n, "seed": seed}
+    if frames_as_images:
+        synthesis["frames_as_images"] = True
+    return json.loads(json.dumps({"synthesis": synthesis, "simulator": asdict(config)}))
 
 
 def modality_settings(simulator: Mapping[str, Any]) -> dict[str, Any]:
     """The simulator settings that shape a dataset's images: a confocal dataset does not depend on
     the TEM section, nor a TEM dataset on the confocal one, so changing one modality's defaults
-    does not make the other's cached datasets stale."""
+    does not make the other's cached datasets stale. Still images do not depend on the
+    time-lapse settings either."""
     other = {"confocal": "tem", "tem": "confocal"}.get(simulator.get("modality"))
-    return {k: v for k, v in simulator.items() if k != other}
+    stills = (simulator.get("timelapse") or {}).get("n_frames", 1) <= 1
+    return {k: v for k, v in simulator.items() if k != other and not (stills and k == "timelapse")}
 
 
-def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig) -> bool:
+def cached_synthetic_dataset(
+    root: Path, n: int, seed: int, config: SynthConfig, frames_as_images: bool = False
+) -> bool:
     """Whether ``root`` already holds this simulated dataset (complete: ``dataset.yaml`` is
     written last); False when there is none yet.
 
@@ -112,7 +153,7 @@ def cached_synthetic_dataset(root: Path, n: int, seed: int, config: SynthConfig)
     info, problems = read_dataset_yaml(root)
     if problems:
         raise ValueError("; ".join(problems))
-    wanted = synthesis_record(n, seed, config)
+    wanted = synthesis_record(n, seed, config, frames_as_images)
     made_with = modality_settings(info.get("simulator") or {})
     settings = modality_settings(wanted["simulator"])
     if info.get("synthesis") == wanted["synthesis"] and made_with == settings:
@@ -140,7 +181,8 @@ def ensure_synthetic_dataset(
 ) -> bool:
     """Simulate the dataset folder ``root`` from ``recipe`` unless it already holds it.
 
-    Recipe keys: ``n`` (default 12), ``seed`` (0), ``workers`` (1), and the simulator settings
+    Recipe keys: ``n`` (default 12), ``seed`` (0), ``workers`` (1), ``frames_as_images``
+    (false: time-lapses as stacks; true: every frame a still image), and the simulator settings
     (:func:`recipe_config`).
 
     Args:
@@ -154,8 +196,10 @@ def ensure_synthetic_dataset(
     """
     config = recipe_config(recipe)
     n, seed = int(recipe.get("n", 12)), int(recipe.get("seed", 0))
-    if cached_synthetic_dataset(Path(root), n, seed, config):
+    frames = bool(recipe.get("frames_as_images", False)) and config.timelapse.n_frames > 1
+    if cached_synthetic_dataset(Path(root), n, seed, config, frames):
         return True
     if simulate:
-        write_synthetic_dataset(root, n, seed, config, int(recipe.get("workers", 1)))
+        workers = int(recipe.get("workers", 1))
+        write_synthetic_dataset(root, n, seed, config, workers, frames_as_images=frames)
     return simulate

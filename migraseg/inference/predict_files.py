@@ -43,6 +43,9 @@ from migraseg.measure.tables import (
     write_csv,
     write_roi_set,
 )
+from migraseg.tracking.drift import DriftEstimator
+from migraseg.tracking.outputs import roi_name, tracking_paths, write_tracking
+from migraseg.tracking.stack import track_stack
 from migraseg.utils.files import atomic_path, remove_stale_temporaries, write_text_atomic
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -62,6 +65,7 @@ class PredictOptions:
     channels: list[str] | None = None  # indices or names, in the model's channel order
     axes: str | None = None  # e.g. "TYX" for files whose axes tifffile cannot name
     z_mode: str = "slices"  # or "max": maximum projection of z-stacks
+    frame_interval_min: float | None = None  # time-lapses whose files record none
     save_probs: bool = False
     overwrite: bool = False
     force: bool = False  # run rescale factors beyond MAX_RESCALE
@@ -69,7 +73,10 @@ class PredictOptions:
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that change what is written (compared before skipping a file)."""
-        keys = ("pixel_size_um", "override_pixel_size", "channels", "axes", "z_mode", "save_probs")
+        keys = (
+            "pixel_size_um", "override_pixel_size", "channels", "axes", "z_mode", "save_probs",
+            "frame_interval_min",
+        )  # fmt: skip
         return {k: v for k, v in asdict(self).items() if k in keys}
 
 
@@ -189,6 +196,12 @@ class FilePlan:
     pixel_size_um: float
     channels: list[int]  # the file's channels fed to the model, in the model's order
     channel_names: list[str]  # names of all the file's channels (c0, c1, ... if unnamed)
+    frame_interval_min: float | None = None  # time-lapses: from the file, else the option
+
+    @property
+    def tracked(self) -> bool:
+        """Whether migrasomes are tracked: the file has more than one time point."""
+        return self.layout.size.get("T", 1) > 1
 
 
 class ProgressHooks(Protocol):
@@ -424,6 +437,7 @@ class BatchPredictor:
             and record.get("input") == input_identity(path)
             and record.get("settings") == self.settings()
             and all(p.is_file() for p in outputs.values())
+            and all((self.out_dir / name).is_file() for name in record.get("outputs", []))
         )
 
     def predict_file(self, path: Path) -> FileReport:
@@ -451,6 +465,8 @@ class BatchPredictor:
         try:
             with LazyTiff(path) as tiff:
                 plan = self.plan(tiff)
+                if plan.tracked:
+                    self.add_tracking_outputs(path, plan, outputs)
                 height, width = plan.layout.size["Y"], plan.layout.size["X"]
                 tiles = self.predictor.count_tiles((height, width), plan.pixel_size_um)
                 self.estimate(path, plan, tiles)
@@ -467,6 +483,23 @@ class BatchPredictor:
         }
         manifest.save()
         return report
+
+    def add_tracking_outputs(self, path: Path, plan: FilePlan, outputs: dict[str, Path]) -> None:
+        """Claim a time-lapse's tracking outputs too (refusing files migraseg did not write)."""
+        extra = tracking_paths(self.out_dir / output_stem(path))
+        foreign = self.manifest.foreign(extra.values())
+        if foreign:
+            names = ", ".join(p.name for p in foreign)
+            raise ValueError(f"{names} in {self.out_dir} not written by migraseg: not overwritten")
+        self.manifest.claim(extra.values())
+        for p in extra.values():
+            remove_stale_temporaries(p)
+        outputs.update(extra)
+        if plan.frame_interval_min is None:
+            self.progress.note(
+                f"{path.name}: no frame interval in the file and no --frame-interval: track "
+                "times are in frames"
+            )
 
     def estimate(self, path: Path, plan: FilePlan, tiles: int) -> None:
         """Print the model grid and a time estimate before a file of many tiles."""
@@ -505,13 +538,15 @@ class BatchPredictor:
             options.channels, names, layout.n_channels, meta.in_channels, meta.channel_names
         )
         names = names or [f"c{i}" for i in range(layout.n_channels)]
-        return FilePlan(layout, pixel_size, channels, names)
+        interval = tiff.frame_interval_min or options.frame_interval_min
+        return FilePlan(layout, pixel_size, channels, names, interval)
 
     def predict_frames(self, plan: FilePlan, probs: np.ndarray | None, measured: list):
         """Yield each frame's (Y, X) uint8 labels; fill ``probs`` (frames, K, Y, X) if given and
         append each frame's measurements to ``measured``."""
         layout, size = plan.layout, plan.pixel_size_um
         every_channel = list(range(layout.n_channels))
+        drift = {z: DriftEstimator() for z in {f.z for f in layout.frames}} if plan.tracked else {}
         for i, frame in enumerate(layout.frames):
             labels = np.empty((layout.size["Y"], layout.size["X"]), np.uint8)
             source = layout.source(frame, plan.channels)
@@ -522,6 +557,8 @@ class BatchPredictor:
             rows = layout.source(frame, every_channel).rows
             postprocess = self.predictor.meta.postprocess
             found = measure_frame(labels, rows, size, postprocess, self.options.strip_pixels)
+            if drift:
+                found.stage_offset_px = drift[frame.z].update(labels)
             measured.append((frame.t, frame.z, found))
             yield labels
 
@@ -554,8 +591,17 @@ class BatchPredictor:
         size = plan.pixel_size_um
         rows = migrasome_rows(measured, size, plan.channel_names)
         columns = [*MIGRASOME_COLUMNS, *channel_columns(plan.channel_names), *MIGRASOME_TAIL]
+        names = None
+        if plan.tracked:
+            stacked = track_stack(measured, size, plan.frame_interval_min or 1.0)
+            for row, track_id in zip(rows, stacked.track_id, strict=True):
+                row["track_id"] = int(track_id)
+            columns.append("track_id")
+            names = [roi_name(row["track_id"], row["frame"]) for row in rows]
+            unit = "min" if plan.frame_interval_min else "frame"
+            write_tracking(stacked, outputs, unit)
         write_csv(outputs["migrasomes"], rows, columns)
-        write_roi_set(outputs["rois"], measured)
+        write_roi_set(outputs["rois"], measured, names)
         summary = [
             {"image": path.name, "frame": t or 0, "z": "" if z is None else z,
              "pixel_size_um": size, **found.summary(size)}

@@ -41,6 +41,12 @@ class CellMap:
         cx = min(int(x / self.factor), self.ids.shape[1] - 1)
         return int(self.ids[self._nearest[0][cy, cx], self._nearest[1][cy, cx]])
 
+    def centroids(self) -> list[tuple[float, float]]:
+        """(y, x) centroid of each cell 1..n in full-resolution px (time-lapse tracking)."""
+        found = ndi.center_of_mass(self.ids > 0, self.ids, range(1, self.n_cells + 1))
+        middle = (self.factor - 1) / 2  # a grid pixel's centre in full-resolution px
+        return [(y * self.factor + middle, x * self.factor + middle) for y, x in found]
+
 
 def cell_map(labels: np.ndarray, pixel_size_um: float) -> CellMap:
     """The cells of ``labels`` (Y, X) (:func:`~migraseg.postprocess.cell_instances`)."""

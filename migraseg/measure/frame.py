@@ -26,12 +26,16 @@ STRIP_PIXELS = 8 * 2**20
 
 @dataclass
 class FrameMeasurements:
-    """What one frame contains; ``nearest_cell`` is parallel to ``migrasomes``."""
+    """What one frame contains; ``nearest_cell`` is parallel to ``migrasomes`` and ids cell
+    ``i`` of ``cells_yx[i - 1]`` (centroids in px). ``stage_offset_px`` (dy, dx) maps this frame's
+    coordinates onto the first frame of a time-lapse (stage drift, :mod:`migraseg.tracking`)."""
 
     migrasomes: list[Migrasome] = field(default_factory=list)
     nearest_cell: list[int] = field(default_factory=list)
     n_cells: int = 0
     fiber_length_um: float = 0.0
+    cells_yx: list[tuple[float, float]] = field(default_factory=list)
+    stage_offset_px: tuple[float, float] = (0.0, 0.0)
 
     def diameters_um(self, pixel_size_um: float) -> np.ndarray:
         """Equivalent-disc diameters (µm) of the migrasomes."""
@@ -96,5 +100,6 @@ def measure_frame(
     result.fiber_length_um = length_px * pixel_size_um
     cells = cell_map(labels, pixel_size_um)
     result.n_cells = cells.n_cells
+    result.cells_yx = cells.centroids()
     result.nearest_cell = [cells.nearest(m.y, m.x) for m in result.migrasomes]
     return result

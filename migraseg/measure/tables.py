@@ -91,15 +91,17 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
 def write_roi_set(
     path: str | os.PathLike,
     frames: Iterable[tuple[int | None, int | None, FrameMeasurements]],
+    names: Sequence[str] | None = None,
 ) -> Path:
     """Write every migrasome outline as a polygon ROI in an ImageJ ROI set (``.zip``), named by
-    its id, on its time frame and z-slice (0-based here, 1-based in the file)."""
+    its id (or by ``names``, one per migrasome in order), on its time frame and z-slice (0-based
+    here, 1-based in the file)."""
     rois = []
     for t, z, frame in frames:
         for m in frame.migrasomes:
             roi = roifile.ImagejRoi.frompoints(m.outline, t=t, z=z)
             roi.roitype = roifile.ROI_TYPE.POLYGON
-            roi.name = f"{len(rois) + 1:05d}"
+            roi.name = names[len(rois)] if names else f"{len(rois) + 1:05d}"
             rois.append(roi)
     with atomic_path(path) as tmp:
         tmp.unlink()  # roifile appends to an existing zip

@@ -312,6 +312,7 @@ class TimelapseParams:
     growth_time_min: Range = (6.0, 20.0)  # to the maximal diameter, then flat
     initial_diameter_fraction: float = 0.3
     bleach_per_frame: Range = (0.0, 0.01)
+    drift_um_per_frame: Range = (0.0, 0.0)  # stage drift per frame, in a slowly turning direction
 
     def __post_init__(self) -> None:
         _check_ranges(self)

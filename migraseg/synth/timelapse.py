@@ -4,7 +4,8 @@ The final scene is the last frame. Going back in time, each cell sits further ba
 heading (it migrates at a constant speed); a fiber point exists once its cell's centre has passed
 it (fibers are laid down behind the cell, tip first); a migrasome's site exists once it lies
 behind and outside its cell, and the migrasome nucleates a little later, grows (diameter and
-marker intensity) and then stays at its maximal size. Ids never change between frames.
+marker intensity) and then stays at its maximal size. Ids never change between frames. With
+stage drift, the whole field moves with the stage (truth coordinates are each frame's own).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Timeline:
     speeds: dict[int, float]  # µm/min per cell id
     nucleation_min: dict[int, float]  # per migrasome id (inf: not within the movie)
     growth_min: dict[int, float]
+    stage: np.ndarray | None = None  # (n_frames, 2) µm: stage drift, everything moves with it
 
     def offset(self, cell: Cell, frame: int) -> np.ndarray:
         """Where the cell was relative to its final position, µm."""
@@ -68,7 +70,7 @@ class Timeline:
             replace(d, center=d.center + offsets[d.cell]) if d.cell else d
             for d in self.scene.distractors
         ]
-        return Scene(
+        scene = Scene(
             self.scene.width_um,
             self.scene.height_um,
             list(cells.values()),
@@ -76,6 +78,9 @@ class Timeline:
             migrasomes,
             distractors,
         )
+        if self.stage is None:
+            return scene
+        return scene.translated(self.stage[t], scene.width_um, scene.height_um)
 
 
 def _site_frame(timeline: Timeline, center: np.ndarray, diameter: float, cell: Cell) -> float:
@@ -102,4 +107,15 @@ def make_timeline(rng: np.random.Generator, scene: Scene, p: TimelapseParams) ->
             delay = float(rng.uniform(-p.growth_time_min[1] - p.nucleation_delay_min[1], delay))
         timeline.nucleation_min[m.id] = laid * p.frame_interval_min + delay
         timeline.growth_min[m.id] = float(rng.uniform(*p.growth_time_min))
+    if p.drift_um_per_frame[1] > 0:  # drawn last: stacks without drift stay as they were
+        timeline.stage = stage_drift(rng, p)
     return timeline
+
+
+def stage_drift(rng: np.random.Generator, p: TimelapseParams) -> np.ndarray:
+    """Stage position per frame (µm, 0 at the first): steps of a drawn length per frame in a
+    direction that turns slowly, as thermal drift does."""
+    steps = rng.uniform(*p.drift_um_per_frame, p.n_frames - 1)
+    angles = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.2, p.n_frames - 1))
+    moves = steps[:, None] * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return np.vstack([np.zeros(2), np.cumsum(moves, axis=0)])

@@ -1,0 +1,1 @@
+"""Time-lapse tracking: stage drift, linking migrasomes and cells over frames, track tables."""
