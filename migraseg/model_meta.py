@@ -33,6 +33,8 @@ class ModelMeta:
     postprocess: dict[str, float] = field(default_factory=lambda: dict(MIGRASOME_POSTPROCESS))
     modality: str = "confocal"
     dataset: str = ""
+    experiment: str = ""  # the training's `experiment=` choice, "" for none or unknown
+    created: str = ""  # when training started, ISO 8601 to the second (local time)
     config_sha256: str = ""
     git_sha: str | None = None
     migraseg_version: str = __version__

@@ -1,6 +1,7 @@
 """The harness end to end on the tiny dataset: label-folder models, paired comparison, report."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +104,70 @@ def test_report_has_verdicts_tables_and_every_figure(run):
     for result in run.metrics["sets"].values():
         assert result["verdict"] in md and result["verdict"].split(":")[0] in page
     images = [line[line.index("(") + 1 : -1] for line in md.splitlines() if line.startswith("![")]
-    assert len(images) == 2 * (3 + 3 * 2)  # per set: 3 plots + best/worst per model
+    closeups = [name for name in images if name.endswith("_closeups.png")]
+    assert len(images) - len(closeups) == 2 * (3 + 3 * 2)  # per set: 3 plots + best/worst each
+    # close-ups of each worst image with errors: a model that finds nothing errs everywhere
+    assert "figures/tiny_all_empty_worst_closeups.png" in closeups
+    assert not any("_perfect_" in name for name in closeups)
     for name in images:
         assert (md_path.parent / name).stat().st_size > 1000 and f"src='{name}'" in page
+
+
+def test_report_shows_the_bar_defines_each_metric_and_gives_percentages(run):
+    from migraseg.evaluation.report import DEFINITIONS, REPORT_HEADLINE
+
+    md = run.report_paths[0].read_text()
+    verdict = md[md.index("## Verdict") : md.index("## Models")]
+    assert "| migrasome F1@0.5 | ≥ 0.90 |" in verdict and "| count error | ≤ 10% |" in verdict
+    assert "| cell Dice | ≥ 0.90 |" in verdict and "fewer than 20 true objects" in verdict
+    first_table = md.index("### Headline metrics")
+    for key in REPORT_HEADLINE:  # defined at the bar (verdict) or the headline table
+        assert 0 <= md.find(DEFINITIONS[key]) < md.index("### All metrics"), key
+    assert md.find(DEFINITIONS["migrasome.f1@0.5"]) < first_table  # at the bar, first
+    rows = {line.split(" | ")[0]: line for line in md.splitlines() if line.startswith("| ")}
+    diameter = rows["| diameter error, median (relative)"]
+    assert diameter.count("%") >= 2 and " pp (" in diameter  # value and Δ in percentage points
+    assert "%" in rows["| migrasome: count error (relative)"]
+    assert "6 simulated images (migraseg simulator) from" in md
+    assert run.metrics["sets"]["tiny_all"]["simulated"] is True
+
+
+def test_a_class_with_too_few_objects_gets_a_caveat_not_a_verdict(run):
+    from migraseg.evaluation.verdict import caveats, class_support
+
+    for result in run.results:
+        rows = result.models["perfect"].rows
+        unjudged = caveats(rows, 20)
+        migrasomes = class_support(rows)["migrasome"][0]
+        assert ("migrasome" in unjudged) == (migrasomes < 20)
+        assert "simulated image" in result.verdict
+        for reason in unjudged.values():
+            assert reason in result.verdict
+        if "migrasome" in unjudged:
+            assert "No verdict on counting and sizing: only" in result.verdict
+            assert "good enough" not in result.verdict.lower()
+    # one image cannot hold 20 migrasomes here: no verdict, only the caveat
+    single = next(r for r in run.results if r.eval_set.name == "tiny/test")
+    assert "No verdict" in single.verdict
+    # a class absent from most images is not judged either
+    (row,) = single.models["perfect"].rows
+    no_fiber = replace(row, counts=[[0, 0, 0] if k == 2 else c for k, c in enumerate(row.counts)])
+    reasons = caveats([no_fiber, no_fiber, row], min_objects=1)
+    assert reasons == {"retraction_fiber": "retraction fibers in only 1 of 3 images"}
+
+
+def test_figures_have_round_scale_bars_and_close_ups_where_errors_are():
+    from migraseg.evaluation.figures import error_windows, scale_bar_um
+
+    assert scale_bar_um(51.2) == 10 and scale_bar_um(12.8) == 2 and scale_bar_um(0.9) == 0.1
+    truth = np.zeros((200, 300), np.uint8)
+    truth[150:153, 20:60] = 2  # a 3 px fiber, missed
+    truth[10:14, 250:254] = 3  # a small migrasome, missed
+    pred = np.zeros_like(truth)
+    first, second = error_windows(truth, pred, size=64)
+    assert (first[0].start, first[1].start) == (119, 8)  # centred on the fiber: most wrong pixels
+    assert (second[0].start, second[1].start) == (0, 220)  # the migrasome, at the image's edge
+    assert error_windows(truth, truth, size=64) == []
 
 
 def test_missing_or_malformed_predictions_are_named(tiny_dataset, tmp_path):
@@ -131,6 +193,35 @@ def test_model_specs_and_names(tmp_path):
     )
     assert list(names) == ["a", "b", "x", "classical"]
     assert list(name_models(["m/model.pt", "m/model.pt"])) == ["m", "m_2"]
+
+
+def test_model_files_are_named_after_their_training_run(tmp_path):
+    import zipfile
+
+    run = tmp_path / "outputs" / "2026-11-29" / "14-01-20"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / ".hydra").mkdir()
+    choices = "hydra:\n  runtime:\n    choices:\n      experiment: tem\n      data: x\n"
+    (run / ".hydra" / "hydra.yaml").write_text(choices)
+    best, last = run / "checkpoints" / "epoch011-dice0.4630.ckpt", run / "checkpoints" / "last.ckpt"
+    best.write_bytes(b"")
+    last.write_bytes(b"")
+    names = name_models([str(best), str(last)])
+    assert list(names) == ["tem 2026-11-29 14:01", "tem 2026-11-29 14:01_2"]
+    # a copied model.pt carries its run in its metadata (read from the zip, no torch)
+    lone = tmp_path / "shared" / "model.pt"
+    lone.parent.mkdir()
+    with zipfile.ZipFile(lone, "w") as archive:
+        meta = {"experiment": "quickstart", "created": "2026-11-28T09:30:05"}
+        archive.writestr("model/extra/meta.json", json.dumps(meta))
+    assert list(name_models([str(lone)])) == ["quickstart 2026-11-28 09:30"]
+    # no experiment: "run" and the date the resolved config was written
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "config_resolved.yaml").write_text("seed: 0\n")
+    (plain / "model.pt").write_bytes(b"not a zip")
+    (name,) = name_models([str(plain / "model.pt")])
+    assert name.startswith("run 20") and len(name) == len("run 2026-11-29 14:01")
 
 
 def test_sets_must_be_unique_and_a_recipe_simulates_a_missing_set(tiny_dataset, tmp_path):

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from migraseg.cli.errors import user_errors
-from migraseg.evaluation import (
-    BaselineOptions,
-    EvalSet,
-    EvaluationSettings,
-    ScoringSettings,
-    VerdictThresholds,
-    print_metrics,
-    run_evaluation,
-)
-from migraseg.evaluation.sets import set_from_path
-from migraseg.evaluation.sources import name_models
-from migraseg.inference.settings import PredictSettings
+from migraseg.cli.help import AppHelp, handle_help
 from migraseg.utils.config import CONFIG_DIR
+
+if TYPE_CHECKING:
+    from migraseg.evaluation import EvalSet, EvaluationSettings
+
+HELP = AppHelp(
+    app="migraseg-eval",
+    summary="score models against annotated images, side by side, with a report and a verdict.",
+    examples=(
+        (
+            "migraseg-eval models=[outputs/<run>/model.pt,classical] eval/sets=[synthetic_test]",
+            "a trained model beside the classical baseline",
+        ),
+        (
+            "migraseg-eval model_path=outputs/<run>/model.pt data_root=/data/my_dataset split=test",
+            "your annotated images (data/README.md)",
+        ),
+        (
+            "migraseg-eval 'models={unet:run1/model.pt,fiji:classical}' data_root=/data/a",
+            "name the models (quote the braces for the shell)",
+        ),
+    ),
+    config_name="eval",
+    groups=("eval/sets",),
+    footer=(
+        "Writes outputs/<date>/<time>/: metrics.json, report.md, report.html, figures/.",
+        "--cfg job prints the composed config without running; --help-all prints Hydra's full "
+        "help. Docs: docs/evaluation.md.",
+    ),
+)
 
 
 def _as_list(value) -> list:
@@ -31,6 +49,8 @@ def _as_list(value) -> list:
 
 def models_from_config(cfg: DictConfig) -> dict[str, str]:
     """``models`` (a list, or a mapping name → spec) plus ``model_path``, named uniquely."""
+    from migraseg.evaluation.sources import name_models
+
     models = OmegaConf.to_container(cfg.models, resolve=True) if cfg.models else []
     if isinstance(models, dict):
         named = name_models(models)
@@ -41,6 +61,9 @@ def models_from_config(cfg: DictConfig) -> dict[str, str]:
 
 def sets_from_config(cfg: DictConfig) -> list[EvalSet]:
     """Named sets (``eval/sets=[...]``) followed by folders given as ``data_root``."""
+    from migraseg.evaluation import EvalSet
+    from migraseg.evaluation.sets import set_from_path
+
     named = cfg.get("eval", {}).get("sets") or {}
     sets = [
         EvalSet(
@@ -55,6 +78,8 @@ def sets_from_config(cfg: DictConfig) -> list[EvalSet]:
 
 
 def settings_from_config(cfg: DictConfig) -> EvaluationSettings:
+    from migraseg.evaluation import EvaluationSettings, ScoringSettings, VerdictThresholds
+
     m = cfg.metrics
     return EvaluationSettings(
         scoring=ScoringSettings(
@@ -70,12 +95,23 @@ def settings_from_config(cfg: DictConfig) -> EvaluationSettings:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
+    from migraseg.cli.errors import user_errors
+
     with user_errors("migraseg-eval"):
         evaluate(cfg)
 
 
+def main() -> None:
+    """The console script: the short help, or Hydra."""
+    handle_help(HELP, Path(CONFIG_DIR))
+    run()
+
+
 def evaluate(cfg: DictConfig) -> None:
+    from migraseg.evaluation import BaselineOptions, print_metrics, run_evaluation
+    from migraseg.inference.settings import PredictSettings
+
     models, sets = models_from_config(cfg), sets_from_config(cfg)
     if not models or not sets:
         raise SystemExit(

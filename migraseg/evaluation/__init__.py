@@ -10,7 +10,9 @@ The face of the package; the modules below it, bottom up:
 - :mod:`~migraseg.evaluation.results`: what a run produces; :mod:`~migraseg.evaluation.harness`:
   the scoring loop and metrics.json; :mod:`~migraseg.evaluation.pipeline`: one run, files
   included; :mod:`~migraseg.evaluation.report`, :mod:`~migraseg.evaluation.figures` and
-  :mod:`~migraseg.evaluation.render`: the report and the console table.
+  :mod:`~migraseg.evaluation.render`: the report and the console table;
+  :mod:`~migraseg.evaluation.runs`: a model's training run (its name in reports);
+  :mod:`~migraseg.evaluation.curves`: training curves from a run's CSV log.
 """
 
 from migraseg.evaluation.harness import EvaluationSettings

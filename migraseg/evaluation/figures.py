@@ -2,18 +2,23 @@
 
 Per set: predicted vs true migrasome counts, diameter histograms and matched diameters,
 recall and precision by size, and for each model its best and worst image (truth, prediction,
-and an error map with missed and false migrasomes circled).
+and an error map with missed and false migrasomes circled, with scale bars) and close-ups of
+the worst image where the model errs most, magnified so that 1–3 px fibers show.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Circle, Patch
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+from scipy.ndimage import uniform_filter
 
 from migraseg.data.contract import image_to_cyx
 from migraseg.data.truth import read_truth
@@ -22,7 +27,7 @@ from migraseg.evaluation.summary import matched_diameters
 from migraseg.io import read_image
 from migraseg.metrics.objects import instance_overlaps, match_overlaps
 from migraseg.utils.files import atomic_path
-from migraseg.visualize import ERROR_COLOURS, error_map, overlay
+from migraseg.visualize import ERROR_COLOURS, error_map, overlay, to_gray
 
 MARKERS = "osD^vP*X"
 
@@ -132,43 +137,165 @@ def foreground_box(*labels: np.ndarray, margin: float = 0.05) -> tuple[slice, sl
     return box[0], box[1]
 
 
-def extreme_overlay(result: SetResult, name: str, extreme: Extreme, kind: str, path: Path) -> Path:
-    """Image with truth | with prediction | error map, missed/false migrasomes circled; zoomed
-    on the labelled part of the image."""
-    record = next(r for r in result.records if r.stem == extreme.stem)
-    array, meta = read_image(record.image_path)
-    image = image_to_cyx(array, meta["axes"])[0]
-    truth = read_truth(record)
-    pred = extreme.segmentation
-    box = foreground_box(truth.labels, pred.labels)
-    image, labels, pred_labels = image[box], truth.labels[box], pred.labels[box]
-    true_ids, pred_ids = truth.migrasome_ids[box], pred.migrasome_ids[box]
-    match = match_overlaps(instance_overlaps(true_ids, pred_ids), 0.5)
-    missed = np.setdiff1d(np.arange(match.n_true), match.true_index)
-    false = np.setdiff1d(np.arange(match.n_pred), match.pred_index)
-    fig = Figure(figsize=(13.5, 4.8))
-    axes = fig.subplots(1, 3)
-    panels = (
-        (overlay(image, labels), "truth"),
-        (overlay(image, pred_labels), f"prediction ({name})"),
-        (error_map(image, labels, pred_labels), "errors"),
+@dataclass
+class ImageView:
+    """One image of a set with its truth and a model's prediction, ready to draw."""
+
+    image: np.ndarray  # (Y, X) first channel
+    truth: np.ndarray  # (Y, X) class ids
+    pred: np.ndarray  # (Y, X) class ids
+    true_ids: np.ndarray  # (Y, X) migrasome instance ids
+    pred_ids: np.ndarray
+    pixel_size_um: float
+
+    @classmethod
+    def load(cls, result: SetResult, extreme: Extreme) -> ImageView:
+        record = next(r for r in result.records if r.stem == extreme.stem)
+        array, meta = read_image(record.image_path)
+        truth, pred = read_truth(record), extreme.segmentation
+        return cls(
+            image_to_cyx(array, meta["axes"])[0],
+            truth.labels,
+            pred.labels,
+            truth.migrasome_ids,
+            pred.migrasome_ids,
+            record.pixel_size_um,
+        )
+
+    def crop(self, box: tuple[slice, slice]) -> ImageView:
+        return ImageView(
+            self.image[box],
+            self.truth[box],
+            self.pred[box],
+            self.true_ids[box],
+            self.pred_ids[box],
+            self.pixel_size_um,
+        )
+
+
+def scale_bar_um(width_um: float) -> float:
+    """A round scale-bar length (1, 2 or 5 × 10^k µm) of at most a fifth of the width."""
+    target = width_um / 5
+    power = 10 ** np.floor(np.log10(target))
+    return float(next(m * power for m in (5, 2, 1) if m * power <= target))
+
+
+def add_scale_bar(ax: Axes, pixel_size_um: float, width_px: int) -> None:
+    """A white scale bar with its length in µm, lower left (image axes in pixels)."""
+    length = scale_bar_um(width_px * pixel_size_um)
+    ax.add_artist(
+        AnchoredSizeBar(
+            ax.transData,
+            length / pixel_size_um,
+            f"{length:g} µm",
+            "lower left",
+            pad=0.4,
+            color="white",
+            frameon=False,
+            size_vertical=max(width_px / 150, 1.0),
+            fontproperties=FontProperties(size=9, weight="bold"),
+        )
     )
-    for ax, (rgb, title) in zip(axes, panels, strict=True):
-        ax.imshow(rgb, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
+
+
+def _error_panels(view: ImageView, name: str) -> tuple[tuple[np.ndarray, str], ...]:
+    return (
+        (overlay(view.image, view.truth), "truth"),
+        (overlay(view.image, view.pred), f"prediction ({name})"),
+        (error_map(view.image, view.truth, view.pred), "errors"),
+    )
+
+
+def _outcome_legend(ax: Axes) -> dict[str, np.ndarray]:
     colour = {k: np.array(v) / 255 for k, v in ERROR_COLOURS.items()}
-    _circle_unmatched(axes[2], true_ids, missed, colour["missed"])
-    _circle_unmatched(axes[2], pred_ids, false, colour["false"])
-    axes[2].legend(
+    ax.legend(
         handles=[Patch(color=c, label=k) for k, c in colour.items()],
-        loc="lower right",
-        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
         framealpha=0.8,
     )
+    return colour
+
+
+def extreme_overlay(result: SetResult, name: str, extreme: Extreme, kind: str, path: Path) -> Path:
+    """Image with truth | with prediction | error map, missed/false migrasomes circled, scale
+    bars; zoomed on the labelled part of the image, at least one screen pixel per image pixel
+    up to 640 px across."""
+    full = ImageView.load(result, extreme)
+    view = full.crop(foreground_box(full.truth, full.pred))
+    match = match_overlaps(instance_overlaps(view.true_ids, view.pred_ids), 0.5)
+    missed = np.setdiff1d(np.arange(match.n_true), match.true_index)
+    false = np.setdiff1d(np.arange(match.n_pred), match.pred_index)
+    height, width = view.truth.shape
+    panel_in = float(np.clip(max(width, height) / 100, 3.5, 6.4))  # inches at 100 dpi
+    fig = Figure(figsize=(3 * panel_in + 1.6, panel_in * height / max(width, 1) + 0.8))
+    axes = fig.subplots(1, 3)
+    for ax, (rgb, title) in zip(axes, _error_panels(view, name), strict=True):
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+        add_scale_bar(ax, view.pixel_size_um, width)
+    colour = _outcome_legend(axes[2])
+    _circle_unmatched(axes[2], view.true_ids, missed, colour["missed"])
+    _circle_unmatched(axes[2], view.pred_ids, false, colour["false"])
     fig.suptitle(
         f"{kind} image for {name} on {result.eval_set.name}: {extreme.stem} "
         f"(quality {extreme.quality:.2f}; {len(missed)} migrasomes missed, {len(false)} false)",
         fontsize=10,
+    )
+    return _save(fig, path)
+
+
+def error_windows(
+    truth: np.ndarray, pred: np.ndarray, size: int, n: int = 3
+) -> list[tuple[slice, slice]]:
+    """Up to ``n`` ``size``² windows (Y, X slices), each centred on the wrongly labelled pixels
+    (annotated pixels only) of the densest window not shown yet, most first; none where nothing
+    is wrong."""
+    wrong = ((truth != pred) & (truth < 4)).astype(np.float64)
+    size = min(size, *truth.shape)
+    windows = []
+    for _ in range(n):
+        density = uniform_filter(wrong, size, mode="constant")
+        y, x = np.unravel_index(np.argmax(density), density.shape)
+        if density[y, x] <= 0:
+            break
+        near = (
+            slice(max(y - size // 2, 0), y + size // 2),
+            slice(max(x - size // 2, 0), x + size // 2),
+        )
+        ys, xs = np.nonzero(wrong[near])
+        y, x = near[0].start + ys.mean(), near[1].start + xs.mean()
+        y0 = int(np.clip(round(y) - size // 2, 0, truth.shape[0] - size))
+        x0 = int(np.clip(round(x) - size // 2, 0, truth.shape[1] - size))
+        box = (slice(y0, y0 + size), slice(x0, x0 + size))
+        windows.append(box)
+        wrong[box] = 0
+    return windows
+
+
+def error_crops(
+    result: SetResult, name: str, extreme: Extreme, path: Path, size: int = 96
+) -> Path | None:
+    """Close-ups of the image's worst ``size``² windows (image | truth | prediction | errors),
+    magnified so that 1–3 px fibers are plain to see; None when nothing is wrong."""
+    full = ImageView.load(result, extreme)
+    windows = error_windows(full.truth, full.pred, size)
+    if not windows:
+        return None
+    fig = Figure(figsize=(4 * 3.4, len(windows) * 3.6))
+    axes = np.atleast_2d(fig.subplots(len(windows), 4))
+    for row, box in zip(axes, windows, strict=True):
+        view = full.crop(box)
+        panels = ((to_gray(view.image), "image"), *_error_panels(view, name))
+        for ax, (rgb, title) in zip(row, panels, strict=True):
+            ax.imshow(rgb, interpolation="nearest")
+            ax.set_title(f"{title}, x {box[1].start}, y {box[0].start}", fontsize=9)
+            ax.axis("off")
+            add_scale_bar(ax, view.pixel_size_um, view.truth.shape[1])
+    _outcome_legend(axes[0, 3])
+    fig.suptitle(
+        f"Close-ups where {name} errs most on {extreme.stem} ({size}×{size} px)", fontsize=10
     )
     return _save(fig, path)

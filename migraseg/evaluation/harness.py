@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from migraseg.evaluation.scoring import (
     image_quality,
     score_image,
 )
-from migraseg.evaluation.sets import EvalSet, open_set
+from migraseg.evaluation.sets import EvalSet, is_simulated, open_set
 from migraseg.evaluation.sources import CLASSICAL, PredictionSource
 from migraseg.evaluation.summary import paired_difference, summarize
 from migraseg.evaluation.verdict import VerdictThresholds, set_verdict
@@ -90,7 +90,7 @@ def evaluate_set(
     for name in sources:
         summary = summarize(rows[name], weights, settings.scoring.size_bin_edges_um)
         models[name] = ModelResult(rows[name], summary, seconds[name], extremes[name])
-    result = SetResult(eval_set, spec, records, models)
+    result = SetResult(eval_set, spec, records, models, simulated=is_simulated(eval_set.root))
     reference = settings.reference if settings.reference in models else None
     if reference is None and len(models) > 1:
         reference = next(iter(models))
@@ -135,6 +135,7 @@ def metrics_document(
             "n_bootstrap": settings.n_bootstrap,
             "bootstrap_seed": settings.bootstrap_seed,
             "reference": settings.reference,
+            "verdict": asdict(settings.verdict),
         },
         "models": {name: source.describe() for name, source in sources.items()},
         "sets": {r.eval_set.name: r.to_dict() for r in results},

@@ -20,20 +20,28 @@ if TYPE_CHECKING:
 
 @dataclass
 class Table:
-    """A table of text cells; ``numeric`` right-aligns all but the first column."""
+    """A table of text cells; ``numeric`` right-aligns all but the first column and the
+    ``text`` columns (definitions, notes)."""
 
     header: list[str]
     rows: list[list[str]]
     strong: set[tuple[int, int]] = field(default_factory=set)  # (row, column) in bold
     numeric: bool = True
+    text: set[int] = field(default_factory=set)  # left-aligned columns of a numeric table
+
+    def left(self, column: int) -> bool:
+        return column == 0 or not self.numeric or column in self.text
 
 
 def format_cell(value: float | None, key: str = "") -> str:
-    """A table cell: counts (keys ``n_*``) as integers, everything else with 3 decimals."""
+    """A table cell: counts (keys ``n_*``) as integers, relative errors (``*rel_err*``) as
+    percentages, everything else with 3 decimals."""
     if value is None or value != value:
         return "–"
-    if key.startswith("n_"):
+    if key.rsplit(".", 1)[-1].startswith("n_"):
         return f"{value:.0f}"
+    if "rel_err" in key:
+        return f"{value:.1%}"
     return f"{value:.3f}"
 
 
@@ -56,8 +64,8 @@ def render_markdown(blocks: list[Block]) -> str:
             lines += [f"- **{k}**: {v}" if k else f"- {v}" for k, v in payload] + [""]
         elif kind == "table":
             lines.append("| " + " | ".join(payload.header) + " |")
-            align = "---:" if payload.numeric else "---"
-            lines.append("|---|" + "|".join([align] * (len(payload.header) - 1)) + "|")
+            aligns = ["---" if payload.left(i) else "---:" for i in range(len(payload.header))]
+            lines.append("|" + "|".join(aligns) + "|")
             for r, row in enumerate(payload.rows):
                 cells = [_md_cell(c, (r, i) in payload.strong) for i, c in enumerate(row)]
                 lines.append("| " + " | ".join(cells) + " |")
@@ -71,7 +79,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px}
 td:not(:first-child){text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}
-table.text td{text-align:left}
+table.text td,td.l{text-align:left}
 img{max-width:100%;display:block;margin:0.5em 0 1.5em}li{margin:0.4em 0}
 """
 
@@ -94,10 +102,11 @@ def render_html(blocks: list[Block], title: str = "migraseg evaluation report") 
             head = "".join(f"<th>{e(h)}</th>" for h in payload.header)
             body = []
             for r, row in enumerate(payload.rows):
-                cells = (
-                    f"<td><b>{e(c)}</b></td>" if (r, i) in payload.strong else f"<td>{e(c)}</td>"
-                    for i, c in enumerate(row)
-                )
+                cells = []
+                for i, c in enumerate(row):
+                    cls = " class='l'" if payload.numeric and i in payload.text else ""
+                    text = f"<b>{e(c)}</b>" if (r, i) in payload.strong else e(c)
+                    cells.append(f"<td{cls}>{text}</td>")
                 body.append("<tr>" + "".join(cells) + "</tr>")
             cls = "" if payload.numeric else " class='text'"
             parts.append(f"<table{cls}><tr>{head}</tr>{''.join(body)}</table>")
@@ -119,7 +128,8 @@ def metrics_table(results: list[SetResult], title: str = "migraseg evaluation") 
     for r, name in columns:
         table.add_column(f"{r.eval_set.name}\n{name}", justify="right")
     for key in HEADLINE_KEYS:
-        table.add_row(key, *(format_cell(r.models[n].summary.values.get(key)) for r, n in columns))
+        values = (r.models[n].summary.values.get(key) for r, n in columns)
+        table.add_row(key, *(format_cell(v, key) for v in values))
     return table
 
 

@@ -61,6 +61,7 @@ class SetResult:
     reference: str | None = None
     comparison: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdict: str = ""
+    simulated: bool = False  # the set was written by migraseg's simulator
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class SetResult:
             "split": self.eval_set.split,
             "n_images": len(self.records),
             "pixel_size_um": sorted({r.pixel_size_um for r in self.records}),
+            "simulated": self.simulated,
             "verdict": self.verdict,
             "reference": self.reference,
             "comparison": self.comparison,

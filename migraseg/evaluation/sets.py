@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset
+from migraseg.data.contract import DatasetSpec, SampleRecord, load_dataset, read_dataset_yaml
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,9 @@ def open_set(eval_set: EvalSet) -> tuple[DatasetSpec, list[SampleRecord]]:
     if not records:
         raise ValueError(f"{eval_set.root}: split {eval_set.split!r} is empty")
     return spec, records
+
+
+def is_simulated(root: str | Path) -> bool:
+    """True for a dataset migraseg's simulator wrote (its dataset.yaml records a ``synthesis``)."""
+    info, _ = read_dataset_yaml(Path(root))
+    return "synthesis" in info

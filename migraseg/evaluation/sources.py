@@ -18,6 +18,7 @@ from migraseg.baseline import ClassicalParams, tune_on_dataset
 from migraseg.baseline import segment as classical_segment
 from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.data.contract import SampleRecord
+from migraseg.evaluation.runs import run_info
 from migraseg.inference.settings import PredictSettings
 from migraseg.io import read_image
 from migraseg.postprocess import migrasome_instances
@@ -179,13 +180,18 @@ def model_kind(spec: str) -> str:
 
 
 def default_model_name(spec: str) -> str:
-    """A short name for a model: ``classical``, the folder's name, or the file's stem (its
-    run folder's name for the generic stems ``model``, ``last`` and ``best``)."""
+    """A short name for a model: ``classical``; the folder's name; for a model file, its
+    training run's experiment and date (:func:`~migraseg.evaluation.runs.run_info`, e.g.
+    ``quickstart 2026-11-29 14:01``) when known, else the file's stem (its run folder's name
+    for the generic stems ``model``, ``last`` and ``best``)."""
     if spec == CLASSICAL:
         return CLASSICAL
     path = Path(spec)
     if path.is_dir():
         return path.name
+    label = run_info(path).label() if path.is_file() else None
+    if label:
+        return label
     if path.stem not in ("model", "last", "best"):
         return path.stem
     parent = path.parent.parent if path.parent.name == "checkpoints" else path.parent

@@ -75,6 +75,8 @@ class SegmentationModule(L.LightningModule):
         image, mask = batch
         loss = self.loss(self(image), mask)
         self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
+        # the epoch's mean, whatever log_every_n_steps: the training curve's point
+        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True, batch_size=image.shape[0])
         return loss
 
     # --- evaluation on whole images -------------------------------------------------------

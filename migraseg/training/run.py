@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch import nn
 
 from migraseg.constants import CLASS_NAMES
 from migraseg.data.datamodule import SegmentationDataModule
+from migraseg.evaluation.curves import write_training_curves
 from migraseg.evaluation.pipeline import BaselineOptions, run_evaluation
 from migraseg.evaluation.render import print_metrics
 from migraseg.evaluation.sets import EvalSet
@@ -147,6 +149,13 @@ def instantiate_dict(section: DictConfig | None) -> list[Any]:
     return [instantiate(c) for c in section.values() if c is not None and "_target_" in c]
 
 
+def experiment_choice() -> str:
+    """This Hydra run's ``experiment=`` option ("" without one, or outside a Hydra app)."""
+    if not HydraConfig.initialized():
+        return ""
+    return str(HydraConfig.get().runtime.choices.get("experiment") or "")
+
+
 def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta:
     """Everything an exported model must know, from the config and dataset.yaml."""
     info = datamodule.dataset_info()
@@ -170,6 +179,8 @@ def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta
         postprocess=dict(OmegaConf.to_container(cfg.postprocess, resolve=True)),
         modality=str(info.get("modality", "confocal")),
         dataset=str(info.get("name", "")),
+        experiment=experiment_choice(),
+        created=datetime.now().isoformat(timespec="seconds"),
         config_sha256=sha256_text(OmegaConf.to_yaml(cfg, resolve=True)),
         git_sha=git_sha(),
     )
@@ -306,9 +317,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "metrics_path": None,
         "model_path": None,
         "program_path": None,
+        "curves_path": None,
     }
     if not trainer.is_global_zero or checkpoint is None:
         return result
+    curves = write_training_curves(output_dir)  # from the CSV log: None without one
+    result["curves_path"] = str(curves) if curves else None
     if cfg.get("export"):  # first: a failing evaluation must not cost the exported model
         net, meta = load_checkpoint_model(checkpoint)
         result["model_path"] = str(export_torchscript(net, meta, output_dir / "model.pt"))
@@ -319,7 +333,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("evaluate"):
         result.update(evaluate_checkpoint(cfg, checkpoint, datamodule, output_dir))
     log.info("checkpoint: %s", result["checkpoint"])
-    for key in ("metrics_path", "model_path", "program_path"):
+    for key in ("metrics_path", "model_path", "program_path", "curves_path"):
         if result[key]:
             log.info("%s: %s", key.replace("_", " "), result[key])
     return result
