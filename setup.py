@@ -12,6 +12,6 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["migraseg", "migraseg.*"]), "migraseg.configs"],
     package_dir={"migraseg.configs": "configs"},
-    package_data={"migraseg.configs": ["*.yaml", "**/*.yaml"]},
+    package_data={"migraseg": ["napari.yaml"], "migraseg.configs": ["*.yaml", "**/*.yaml"]},
     exclude_package_data={"migraseg.configs": ["local/*", "local/**/*"]},
 )
