@@ -346,7 +346,7 @@ class SegmentWidget(QWidget):
         except ValueError as err:
             self.say(str(err))
             return
-        self.run_dir = folder.parent / f"{folder.name}_runs" / time.strftime("%Y%m%d-%H%M%S")
+        self.run_dir = new_run_dir(folder.parent / f"{folder.name}_runs")
         program, *args = finetune_command(
             init, folder, self.run_dir, self.extra_edit.text().split()
         )
@@ -375,15 +375,16 @@ class SegmentWidget(QWidget):
         if self.process is not None:
             self.process.kill()
 
-    def _finetune_done(self, code: int, status: QProcess.ExitStatus) -> None:
+    def _finetune_done(self, code: int, *_status) -> None:
         self._read_output()
+        crashed = self.process.exitStatus() == QProcess.ExitStatus.CrashExit
         self.process.deleteLater()
         self.process = None
         self.finetune_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         model = finished_model(self.run_dir) if code == 0 else None
         if model is None:
-            why = "stopped" if status == QProcess.ExitStatus.CrashExit else f"exit code {code}"
+            why = "stopped" if crashed else f"exit code {code}"
             tail = " | ".join(line for line in list(self.output)[-3:] if line.strip())
             self.say(f"fine-tune failed ({why}); the model {self.model_path.name} stays: {tail}")
             return
@@ -392,6 +393,17 @@ class SegmentWidget(QWidget):
         if self.last is not None and self.last.image.name in self.viewer.layers:
             self.layer_combo.setCurrentText(self.last.image.name)
             self.segment()
+
+
+def new_run_dir(parent: Path) -> Path:
+    """A run folder named by date and time that no earlier run has (two runs a second apart
+    must not share one)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = parent / stamp, 1
+    while path.exists():
+        n += 1
+        path = parent / f"{stamp}-{n}"
+    return path
 
 
 def problem(err: BaseException) -> str:
