@@ -31,8 +31,8 @@ def main() -> None:
     # napari 0.9 toasts a PyQt5 deprecation notice over the canvas: not for the picture
     warnings.filterwarnings("ignore", message="napari support for the PyQt5 backend")
     import napari
+    from PIL import Image
     from qtpy.QtWidgets import QApplication
-    from skimage.io import imsave
     from skimage.transform import resize
 
     from migraseg.napari.sample import simulated_image
@@ -57,7 +57,7 @@ def main() -> None:
         size = (round(shot.shape[0] * MAX_WIDTH / shot.shape[1]), MAX_WIDTH)
         shot = (resize(shot, size, anti_aliasing=True) * 255).astype(np.uint8)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    imsave(args.out, shot)
+    Image.fromarray(shot).quantize(colors=128).save(args.out, optimize=True)  # ~100 kB
     print(f"{args.out}: {shot.shape[1]}×{shot.shape[0]} px")
     viewer.close()
 
