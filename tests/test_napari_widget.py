@@ -39,16 +39,19 @@ def model_pt(tmp_path_factory) -> Path:
     return tiny_model(tmp_path_factory.mktemp("model"))
 
 
-@pytest.fixture
-def plugin_registered():
-    """The manifest registered with npe2 (an install does it through the entry point; a
-    checkout on PYTHONPATH has none)."""
+def register_plugin() -> None:
+    """Register the manifest with npe2 where no installed entry point does (a checkout on
+    PYTHONPATH), before any viewer exists: napari registers every manifest's commands when a
+    viewer starts, and once more for a manifest registered after that."""
+    from importlib.metadata import entry_points
+
     from npe2 import PluginManager, PluginManifest
 
-    manager = PluginManager.instance()
-    if "migraseg" not in manager:
-        manager.register(PluginManifest.from_file(MANIFEST))
-    return manager
+    if not any(e.name == "migraseg" for e in entry_points(group="napari.manifest")):
+        PluginManager.instance().register(PluginManifest.from_file(MANIFEST))
+
+
+register_plugin()
 
 
 def segment_and_wait(widget: SegmentWidget, qtbot) -> None:
@@ -76,9 +79,7 @@ def test_layers_the_model_cannot_read_get_a_question(make_napari_viewer, qtbot, 
     assert [layer.name for layer in viewer.layers] == ["stack", "plain"]
 
 
-def test_dropped_labels_open_with_their_scale_and_migrasomes(
-    make_napari_viewer, tmp_path, plugin_registered
-):
+def test_dropped_labels_open_with_their_scale_and_migrasomes(make_napari_viewer, tmp_path):
     labels = np.zeros((2, 32, 32), np.uint8)
     labels[1, 10:14, 20:24] = 3
     path = str(tmp_path / "cells_labels.tif")
