@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2, help="simulated image's seed")
     args = parser.parse_args()
 
-    # napari 0.9 toasts a PyQt5 deprecation notice over the canvas: not for the picture
-    warnings.filterwarnings("ignore", message="napari support for the PyQt5 backend")
     import napari
     from PIL import Image
     from qtpy.QtWidgets import QApplication
