@@ -14,6 +14,7 @@ setup(
     packages=[*find_packages(include=["migraseg", "migraseg.*"]), "migraseg.configs"],
     package_dir={"migraseg.configs": "configs"},
     package_data={
+        "migraseg": ["napari.yaml"],  # the napari plugin's manifest
         "migraseg.configs": ["*.yaml", "**/*.yaml"],
         "migraseg.pretrained": ["*.ckpt", "*.md"],  # the shipped models and their cards
     },

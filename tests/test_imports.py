@@ -32,6 +32,7 @@ LAYERS: list[set[str]] = [
     {"evaluation", "publish"},
     {"training"},  # train(cfg): evaluates and exports what it trained
     {"cli"},
+    {"napari"},  # the napari plugin: a front end like cli (it runs training as a process)
 ]
 RANK = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 # Copied into bioimage.io packages as the network's source: it must not import migraseg.

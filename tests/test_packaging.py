@@ -121,6 +121,14 @@ def test_wheel_ships_every_tracked_config_and_no_local_one(installed):
     assert not any(n.startswith("configs/") for n in names)  # no top-level `configs` package
 
 
+def test_wheel_ships_the_napari_manifest_and_registers_it(installed):
+    wheel = zipfile.ZipFile(installed["wheel"])
+    assert "migraseg/napari.yaml" in wheel.namelist()
+    (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    text = wheel.read(entry_points).decode()
+    assert "[napari.manifest]" in text and "migraseg = migraseg:napari.yaml" in text
+
+
 def test_installed_package_runs_its_own_code_and_configs(installed):
     code = (
         "import json, migraseg, migraseg.utils.config as c; "
@@ -210,3 +218,4 @@ def test_sdist_carries_the_configs_and_builds_the_same_wheel(tmp_path):
     assert not any("/configs/local/" in m for m in members)
     wheel = build_wheel(tmp_path / "unpacked" / top, tmp_path / "dist")
     assert "migraseg/configs/train.yaml" in zipfile.ZipFile(wheel).namelist()
+    assert "migraseg/napari.yaml" in zipfile.ZipFile(wheel).namelist()
