@@ -55,7 +55,7 @@ def render_overlay(
     canvas = Image.fromarray(outlined(image, labels, zoom))
     draw = ImageDraw.Draw(canvas)
     side = min(canvas.size)
-    font = ImageFont.load_default(size=max(10, side // 60))
+    font = ImageFont.load_default(size=max(12, side // 40))
     for number, x, y in migrasomes:
         at = ((x + 0.5) * zoom + 4, (y + 0.5) * zoom - 4)
         draw.text(at, str(number), fill=ID_COLOUR, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
