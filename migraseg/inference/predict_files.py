@@ -607,7 +607,8 @@ class BatchPredictor:
         n_classes = len(self.predictor.meta.class_names)
         probs_shape = (*shape[:-2], n_classes, *shape[-2:])
         needed = 3 * math.prod(shape) + self.options.save_probs * math.prod(probs_shape)
-        check_free_space(self.out_dir, needed, "the labels and cells")
+        what = "--probs" if self.options.save_probs else "the labels and cells"
+        check_free_space(self.out_dir, needed, what)
         with ExitStack() as stack:
             tmp = stack.enter_context(atomic_path(outputs["cells"]))
             cells = create_tiff_memmap(tmp, shape, np.uint16, size, axes)
