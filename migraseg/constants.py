@@ -10,3 +10,6 @@ IGNORE_LABEL = 255
 # extracellular vesicles and puncta image as ~0.25 µm dots, so objects under 0.4 µm are dropped.
 # Touching migrasomes are split where their distance map has maxima 0.1 µm deep.
 MIGRASOME_POSTPROCESS: dict[str, float] = {"min_diameter_um": 0.4, "split_h_um": 0.1}
+# Where a migrasome sits on the retraction fibers: the one vocabulary of the simulator's truth,
+# migraseg-predict's tables (column `site`, summary counts `n_<site>`) and evaluation.
+SITES: tuple[str, ...] = ("tip", "branch", "along", "detached")

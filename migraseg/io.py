@@ -226,16 +226,19 @@ def write_tiff_pages(
     pixel_size_um: float | None,
     axes: str,
     compression: str | None = "zlib",
+    display: dict[str, Any] | None = None,
 ) -> Path:
     """Write an ImageJ hyperstack atomically from its (Y, X) planes in C order, one at a time.
 
     Only one plane is held in memory, so a long time-lapse is written as it is computed; if
-    ``pages`` raises, no output file appears.
+    ``pages`` raises, no output file appears. ``display``: extra ImageJ metadata for how Fiji
+    shows it (tifffile's ``LUTs``, ``Ranges``, ``min``, ``max``, ``Info``).
     """
     if len(shape) != len(axes) or np.dtype(dtype).type not in _IMAGEJ_DTYPES:
         raise ValueError(f"{path}: cannot write shape {shape} ({np.dtype(dtype)}) as {axes!r}")
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp, imagej=True) as writer:
         kwargs = _imagej_kwargs(pixel_size_um, axes)
+        kwargs["metadata"].update(display or {})
         writer.write(iter(pages), shape=shape, dtype=dtype, compression=compression, **kwargs)
     return Path(path)
 

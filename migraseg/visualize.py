@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from migraseg.constants import CLASS_NAMES
 from migraseg.normalization import percentile_normalize
 
 # background, cell, retraction fiber, migrasome
 CLASS_COLOURS = np.array([[0, 0, 0], [90, 90, 200], [40, 220, 40], [255, 0, 255]], np.uint8)
 UNANNOTATED_COLOUR = np.array([110, 110, 110], np.uint8)  # mask value 255 (and any other id)
+CLASS_COLOUR_NAMES = ("black", "blue", "green", "magenta")
+
+
+def imagej_class_display() -> dict[str, object]:
+    """ImageJ metadata that makes Fiji show a label image's classes in :data:`CLASS_COLOURS`:
+    a lookup table and the display range 0–3, under which value k maps to LUT entry 85 k."""
+    top = len(CLASS_COLOURS) - 1
+    entry = np.rint(np.arange(256) * top / 255).astype(int)  # LUT entry → class shown there
+    names = ", ".join(
+        f"{k} {name} ({colour})"
+        for k, (name, colour) in enumerate(zip(CLASS_NAMES, CLASS_COLOUR_NAMES, strict=True))
+    )
+    return {
+        "LUTs": [np.ascontiguousarray(CLASS_COLOURS[entry].T)],  # (3, 256) uint8
+        "Ranges": (0.0, float(top)),
+        "min": 0.0,
+        "max": float(top),
+        "Info": f"migraseg classes: {names}",
+    }
 
 
 def to_gray(image: np.ndarray, low: float = 1.0, high: float = 99.8) -> np.ndarray:

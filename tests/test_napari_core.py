@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from migraseg.constants import IGNORE_LABEL
+from migraseg.constants import IGNORE_LABEL, SITES
 from migraseg.data.contract import load_dataset
 from migraseg.inference.loading import ModelLoadError
 from migraseg.io import read_image
@@ -27,7 +27,6 @@ from migraseg.napari.layouts import (
 from migraseg.napari.models import finetune_source, load_predictor
 from migraseg.napari.segment import POINT_COLUMNS, segment_frames
 from migraseg.publish.bioimageio import WithSoftmax
-from migraseg.synth.objects import SITES
 
 from .napari_support import PIXEL_UM, simulated, tiny_model, tiny_net
 

@@ -16,6 +16,7 @@ import tifffile
 import torch
 from torch import nn
 
+from migraseg.constants import SITES
 from migraseg.export import export_torchscript
 from migraseg.inference.predict_files import MANIFEST, BatchPredictor, PredictOptions, expand_inputs
 from migraseg.inference.predictor import Predictor
@@ -94,12 +95,7 @@ def test_round_trip_gives_the_truth(oracle, truth, tmp_path):
             assert meta["pixel_size_um"] == pytest.approx(PIXEL_SIZE)
             rows = read_csv(tmp_path / out / f"{stem}_migrasomes.csv")
             assert len(rows) == n_true
-            assert {r["position"] for r in rows} <= {
-                "fiber_tip",
-                "branch_point",
-                "along_fiber",
-                "detached",
-            }
+            assert {r["site"] for r in rows} <= set(SITES)
             rois = roifile.roiread(tmp_path / out / f"{stem}_migrasomes.zip")
             assert len(rois) == n_true
         summary = read_csv(tmp_path / out / "summary.csv")
@@ -124,8 +120,8 @@ def test_rescaling_to_the_model_pixel_size_keeps_positions_in_microns(oracle, tr
     fine_rows = read_csv(tmp_path / "out" / "fine_migrasomes.csv")
     assert len(coarse_rows) == len(fine_rows) == n_true
     for a, b in zip(coarse_rows, fine_rows, strict=True):
-        assert float(a["centroid_x_um"]) == pytest.approx(float(b["centroid_x_um"]), abs=0.1)
-        assert float(a["centroid_y_um"]) == pytest.approx(float(b["centroid_y_um"]), abs=0.1)
+        assert float(a["x_um"]) == pytest.approx(float(b["x_um"]), abs=0.1)
+        assert float(a["y_um"]) == pytest.approx(float(b["y_um"]), abs=0.1)
         assert float(b["diameter_um"]) == pytest.approx(float(a["diameter_um"]), rel=0.12, abs=0.1)
 
 
@@ -170,8 +166,8 @@ def test_time_series_z_stacks_and_channels(oracle, truth, tmp_path):
     labels, _ = read_image(tmp_path / "slices" / "two_labels.tif")  # tspan4 chosen by name
     np.testing.assert_array_equal(labels, masks[0])
     rows = read_csv(tmp_path / "slices" / "two_migrasomes.csv")
-    assert len(rows) == counts[0] and float(rows[0]["mean_intensity_dapi"]) == 7.0
-    assert float(rows[0]["mean_intensity_tspan4"]) > 3000
+    assert len(rows) == counts[0] and float(rows[0]["mean_intensity_dapi_raw"]) == 7.0
+    assert float(rows[0]["mean_intensity_tspan4_raw"]) > 3000
 
 
 def test_probabilities_are_written_on_request(oracle, truth, tmp_path):

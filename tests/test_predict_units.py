@@ -66,7 +66,7 @@ def test_skeleton_length_of_straight_and_diagonal_lines():
     assert skeleton_length_map(skeleton)[:8].sum() == pytest.approx(19, rel=1e-5)
 
 
-def scene_with_every_position() -> np.ndarray:
+def scene_with_every_site() -> np.ndarray:
     """Four migrasomes (r = 8 px at 0.1 µm/px): on a fiber tip, along a fiber, at a branch
     point, detached; and one cell."""
     labels = np.zeros((200, 300), np.uint8)
@@ -86,16 +86,16 @@ def scene_with_every_position() -> np.ndarray:
     return labels
 
 
-def test_positions_cells_and_fiber_length_of_a_hand_made_scene():
-    labels = scene_with_every_position()
+def test_sites_cells_and_fiber_length_of_a_hand_made_scene():
+    labels = scene_with_every_site()
     image = np.stack([labels * 10.0, np.full(labels.shape, 5.0)])
     found = measure_frame(labels, lambda a, b: image[:, a:b], 0.1, POST)
     by_place = {(round(m.y), round(m.x)): m for m in found.migrasomes}
     assert set(by_place) == {(100, 100), (160, 100), (100, 200), (30, 250)}
-    assert by_place[100, 100].position == "fiber_tip"
-    assert by_place[160, 100].position == "along_fiber"
-    assert by_place[100, 200].position == "branch_point"
-    assert by_place[30, 250].position == "detached"
+    assert by_place[100, 100].site == "tip"
+    assert by_place[160, 100].site == "along"
+    assert by_place[100, 200].site == "branch"
+    assert by_place[30, 250].site == "detached"
     assert by_place[30, 250].intensity == [pytest.approx(30.0), pytest.approx(5.0)]
     assert found.n_cells == 1 and found.nearest_cell == [1, 1, 1, 1]
     # fibers outside the discs: 82 + 114 + (52 + 82 + 52) px ≈ 38 µm
@@ -106,14 +106,14 @@ def test_positions_cells_and_fiber_length_of_a_hand_made_scene():
 
 
 def test_strips_measure_the_same_as_the_whole_frame():
-    labels = np.tile(scene_with_every_position(), (3, 1))  # 600 rows
+    labels = np.tile(scene_with_every_site(), (3, 1))  # 600 rows
     image = labels[None].astype(np.float32)
     whole = measure_frame(labels, lambda a, b: image[:, a:b], 0.1, POST)
     strips = measure_frame(labels, lambda a, b: image[:, a:b], 0.1, POST, strip_pixels=60 * 300)
     assert len(whole.migrasomes) == len(strips.migrasomes) == 12
-    key = sorted((round(m.y, 3), round(m.x, 3), m.area_px, m.position) for m in whole.migrasomes)
+    key = sorted((round(m.y, 3), round(m.x, 3), m.area_px, m.site) for m in whole.migrasomes)
     assert key == sorted(
-        (round(m.y, 3), round(m.x, 3), m.area_px, m.position) for m in strips.migrasomes
+        (round(m.y, 3), round(m.x, 3), m.area_px, m.site) for m in strips.migrasomes
     )
     assert strips.fiber_length_um == pytest.approx(whole.fiber_length_um, rel=1e-6)
 
@@ -141,7 +141,7 @@ def test_centroids_in_um_match_the_simulator_truth():
     image = sample.image if sample.image.ndim == 3 else sample.image[None]
     found = measure_frame(sample.mask, lambda a, b: image[:, a:b], px, POST)
     rows = migrasome_rows([(None, None, found)], px, [f"c{i}" for i in range(len(image))])
-    measured = np.array([[r["centroid_x_um"], r["centroid_y_um"]] for r in rows])
+    measured = np.array([[r["x_um"], r["y_um"]] for r in rows])
     offsets = []
     for m in sample.truth["migrasomes"]:
         if m["cluster"] is None and not m["cut_by_border"]:
@@ -172,7 +172,7 @@ def test_fiber_skeleton_is_one_pixel_wide():
 
 
 def test_tables_and_roi_sets_round_trip(tmp_path):
-    labels = scene_with_every_position()
+    labels = scene_with_every_site()
     found = measure_frame(labels, lambda a, b: labels[None, a:b], 0.1, POST)
     frames = [(2, None, found)]
     rows = migrasome_rows(frames, 0.1, ["tspan4"])
@@ -180,8 +180,8 @@ def test_tables_and_roi_sets_round_trip(tmp_path):
     columns = list(rows[0])
     write_csv(tmp_path / "m.csv", rows, columns)
     back = read_csv(tmp_path / "m.csv")
-    assert len(back) == 4 and float(back[0]["centroid_x_um"]) == pytest.approx(
-        (rows[0]["centroid_x_px"] + 0.5) * 0.1, abs=1e-3
+    assert len(back) == 4 and float(back[0]["x_um"]) == pytest.approx(
+        (rows[0]["x_px"] + 0.5) * 0.1, abs=1e-3
     )
     write_roi_set(tmp_path / "m.zip", frames)
     rois = roifile.roiread(tmp_path / "m.zip")

@@ -222,7 +222,10 @@ def test_4_absurd_rescale_is_refused_unless_forced_and_big_runs_are_estimated(
     )
     assert report.status == "done"
     assert read_image(tmp_path / "f" / "small_labels.tif")[0].shape == (16, 16)
-    assert len(notes) == 1 and "model grid 160×160 px" in notes[0] and "about" in notes[0]
+    estimates = [n for n in notes if not n.startswith("WARNING")]
+    assert len(estimates) == 1 and "model grid 160×160 px" in estimates[0]
+    assert "about" in estimates[0]
+    assert "10.0× larger than the model's" in report.warnings[0]  # forced, still warned
 
     assert predict_cli(oracle, tmp_path / "a.tif", "--out", tmp_path / "g", "--pixel-size", 65) == 2
     assert "if it is in nm, that is 0.065 µm" in capsys.readouterr().err

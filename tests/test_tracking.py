@@ -84,7 +84,7 @@ def test_growth_rate_and_fate():
 
 def truth_track(ids: np.ndarray, rows: list[dict]) -> list[int]:
     """The true migrasome id under each row's centroid (0: none)."""
-    at = [(int(r["frame"]), float(r["centroid_y_px"]), float(r["centroid_x_px"])) for r in rows]
+    at = [(int(r["frame"]), float(r["y_px"]), float(r["x_px"])) for r in rows]
     return [int(ids[t, round(y), round(x)]) for t, y, x in at]
 
 

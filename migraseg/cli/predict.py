@@ -16,10 +16,16 @@ from pathlib import Path
 EPILOG = """
 outputs per input <stem> in --out:
   <stem>_labels.tif      uint8 class ids (0 background, 1 cell, 2 retraction fiber, 3 migrasome),
-                         ImageJ hyperstack with the input's calibration; T and Z axes kept
+                         ImageJ hyperstack with the input's calibration; T and Z axes kept; Fiji
+                         shows the classes in colour (LUT, display range 0-3)
+  <stem>_cells.tif       uint16 cell instance ids (the ids of <stem>_cells.csv), same axes
+  <stem>_overlay.png     first frame with class outlines, migrasome ids and a scale bar (images
+                         up to 4096 px a side; --no-overlay: none)
   <stem>_probs.tif       with --probs: class probabilities × 255 (uint8), C = class
-  <stem>_migrasomes.csv  one row per migrasome: position, size, intensities, nearest cell
+  <stem>_migrasomes.csv  one row per migrasome: site, x/y in px and µm, size, circularity,
+                         score, raw intensities, nearest cell
   <stem>_migrasomes.zip  ImageJ ROI set of migrasome outlines (Fiji: ROI Manager > Open)
+  <stem>_cells.csv       one row per cell: position, area, cut_by_border, migrasomes nearest
   <stem>_summary.csv     per frame: counts, fiber length, densities, median diameter
   summary.csv            every frame of every input of this run
   .migraseg-manifest.json  what migraseg wrote here, and from which input, model and options
@@ -28,9 +34,25 @@ A file is skipped when the manifest says the same input (path, size, modificatio
 and options made its outputs; otherwise it is redone. Files migraseg did not write are never
 overwritten (that input fails with a message).
 
+A file whose pixel size is more than 4× off the model's, or whose intensities look like the
+other modality (dark objects on a light background for a confocal model), gets a WARNING line;
+with --strict it fails instead.
+
 exit status: 0 if every file succeeded (or was already done), 1 if any failed, 2 on bad usage,
 130/143 when interrupted (SIGINT/SIGTERM; unfinished outputs are removed).
 """
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's layout and shows each option's default (not for flags, nor options
+    that are unset by default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default in (None, argparse.SUPPRESS) or action.nargs == 0
+        if action.option_strings and not unset and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Segment cells, retraction fibers and migrasomes in TIFF / OME-TIFF / ImageJ "
         "files (2D, multichannel, time series, z-stacks; 8/16-bit or float; any size).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "model", help="exported model (.pt or .pt2 from migraseg-export, .onnx) or .ckpt"
@@ -74,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "frames)",
     )
     parser.add_argument("--probs", action="store_true", help="also write <stem>_probs.tif")
+    parser.add_argument(
+        "--no-overlay",
+        dest="overlay",
+        action="store_false",
+        help="do not write <stem>_overlay.png",
+    )
     parser.add_argument("--tta", action="store_true", help="average the 4 flips (4× slower)")
     parser.add_argument("--tile-size", type=int, default=512, help="px at the model's pixel size")
     parser.add_argument("--overlap", type=float, default=0.25, help="fraction of a tile")
@@ -95,6 +123,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--force",
         action="store_true",
         help="run files whose pixel size means rescaling more than 8× up or down",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail a file, instead of warning, when the model may not fit it (pixel size more "
+        "than 4× off the model's, intensities like the other modality)",
     )
     parser.add_argument(
         "--quiet",
@@ -294,8 +328,10 @@ def run(args: argparse.Namespace) -> int:
         z_mode=args.z,
         frame_interval_min=args.frame_interval,
         save_probs=args.probs,
+        overlay=args.overlay,
         overwrite=args.overwrite,
         force=args.force,
+        strict=args.strict,
     )
     paths, missing = expand_inputs(args.inputs, out)
     mode = "off" if args.quiet else "bar" if sys.stderr.isatty() else "log"

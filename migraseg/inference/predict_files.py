@@ -23,20 +23,31 @@ import os
 import shutil
 import stat
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from migraseg.constants import MIGRASOME
+from migraseg.inference.modality_check import (
+    SAMPLE_SIDE,
+    modality_warning,
+    pixel_size_warning,
+)
+from migraseg.inference.overlay import MAX_OVERLAY_SIDE, write_overlay
 from migraseg.inference.planes import FileLayout, normalize_axes, select_channels
 from migraseg.inference.predictor import Predictor
 from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
+from migraseg.measure.cells import cell_map
 from migraseg.measure.frame import STRIP_PIXELS, FrameMeasurements, measure_frame
 from migraseg.measure.tables import (
+    CELL_COLUMNS,
     MIGRASOME_COLUMNS,
     MIGRASOME_TAIL,
     SUMMARY_COLUMNS,
+    cell_rows,
     channel_columns,
     migrasome_rows,
     read_csv,
@@ -47,9 +58,10 @@ from migraseg.tracking.drift import DriftEstimator
 from migraseg.tracking.outputs import roi_name, tracking_paths, write_tracking
 from migraseg.tracking.stack import track_stack
 from migraseg.utils.files import atomic_path, remove_stale_temporaries, write_text_atomic
+from migraseg.visualize import imagej_class_display
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-OUTPUT_SUFFIXES = ("_labels.tif", "_probs.tif")
+OUTPUT_SUFFIXES = ("_labels.tif", "_probs.tif", "_cells.tif")
 MANIFEST = ".migraseg-manifest.json"
 SUMMARY = "summary.csv"
 MAX_RESCALE = 8.0  # refuse (without force) images rescaled more than this, up or down
@@ -67,15 +79,17 @@ class PredictOptions:
     z_mode: str = "slices"  # or "max": maximum projection of z-stacks
     frame_interval_min: float | None = None  # time-lapses whose files record none
     save_probs: bool = False
+    overlay: bool = True  # <stem>_overlay.png, for images up to MAX_OVERLAY_SIDE px a side
     overwrite: bool = False
     force: bool = False  # run rescale factors beyond MAX_RESCALE
+    strict: bool = False  # the model-fit warnings (modality_check) fail the file instead
     strip_pixels: int = STRIP_PIXELS
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that change what is written (compared before skipping a file)."""
         keys = (
             "pixel_size_um", "override_pixel_size", "channels", "axes", "z_mode", "save_probs",
-            "frame_interval_min",
+            "frame_interval_min", "overlay",
         )  # fmt: skip
         return {k: v for k, v in asdict(self).items() if k in keys}
 
@@ -186,6 +200,7 @@ class FileReport:
     megapixels: float = 0.0
     seconds: float = 0.0
     summary: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the model may not fit this file
 
 
 @dataclass
@@ -234,16 +249,21 @@ def output_stem(path: Path) -> str:
     return path.stem
 
 
-def output_paths(path: Path, out_dir: Path, probs: bool) -> dict[str, Path]:
+def output_paths(path: Path, out_dir: Path, probs: bool, overlay: bool = False) -> dict[str, Path]:
+    """Every output an input may get (the overlay is skipped for images too large for one)."""
     stem = out_dir / output_stem(path)
     paths = {
         "labels": Path(f"{stem}_labels.tif"),
+        "cells": Path(f"{stem}_cells.tif"),
+        "cell_table": Path(f"{stem}_cells.csv"),
         "migrasomes": Path(f"{stem}_migrasomes.csv"),
         "rois": Path(f"{stem}_migrasomes.zip"),
         "summary": Path(f"{stem}_summary.csv"),
     }
     if probs:
         paths["probs"] = Path(f"{stem}_probs.tif")
+    if overlay:
+        paths["overlay"] = Path(f"{stem}_overlay.png")
     return paths
 
 
@@ -429,15 +449,16 @@ class BatchPredictor:
         }
 
     def is_done(self, path: Path, outputs: dict[str, Path]) -> bool:
-        """Whether the manifest says this input, model and options made ``outputs`` (all there)."""
+        """Whether the manifest says this input, model and options made its outputs, which are
+        all still there (``outputs`` are those it may get; the record lists those it got)."""
         record = self.manifest.inputs.get(output_stem(path))
         return (
             record is not None
             and self.model_sha256 is not None
             and record.get("input") == input_identity(path)
             and record.get("settings") == self.settings()
-            and all(p.is_file() for p in outputs.values())
-            and all((self.out_dir / name).is_file() for name in record.get("outputs", []))
+            and all((self.out_dir / name).is_file() for name in record.get("outputs", ()))
+            and all(p.is_file() for k, p in outputs.items() if k != "overlay")
         )
 
     def predict_file(self, path: Path) -> FileReport:
@@ -445,7 +466,7 @@ class BatchPredictor:
         if self.manifest is None:
             self.manifest = self.open_out_dir()
         manifest, stem = self.manifest, output_stem(path)
-        outputs = output_paths(path, self.out_dir, self.options.save_probs)
+        outputs = output_paths(path, self.out_dir, self.options.save_probs, self.options.overlay)
         if any(p.resolve() == path.resolve() for p in outputs.values()):
             raise ValueError("input and output are the same file; choose another --out")
         if not self.options.overwrite and self.is_done(path, outputs):
@@ -467,19 +488,23 @@ class BatchPredictor:
                 plan = self.plan(tiff)
                 if plan.tracked:
                     self.add_tracking_outputs(path, plan, outputs)
+                warnings = self.check_fit(path, plan)
                 height, width = plan.layout.size["Y"], plan.layout.size["X"]
                 tiles = self.predictor.count_tiles((height, width), plan.pixel_size_um)
                 self.estimate(path, plan, tiles)
                 self.progress.start_file(path, tiles * len(plan.layout.frames))
-                measured = self.write_images(plan, outputs)
-            report = self.write_tables(path, plan, measured, outputs)
+                first: dict[str, np.ndarray] = {}
+                measured = self.write_images(plan, outputs, first)
+            report = self.write_tables(path, plan, measured, outputs, first)
         except BaseException:
             manifest.release_missing(outputs.values())
             raise
+        manifest.release_missing(outputs.values())  # the overlay of a large image
+        report.warnings = warnings
         manifest.inputs[stem] = {
             "input": identity,
             "settings": self.settings(),
-            "outputs": sorted(p.name for p in outputs.values()),
+            "outputs": sorted(p.name for p in outputs.values() if p.is_file()),
         }
         manifest.save()
         return report
@@ -500,6 +525,30 @@ class BatchPredictor:
                 f"{path.name}: no frame interval in the file and no --frame-interval: track "
                 "times are in frames"
             )
+
+    def check_fit(self, path: Path, plan: FilePlan) -> list[str]:
+        """Warn, once per file, when the model may not fit it (:mod:`.modality_check`): its pixel
+        size is far from the model's, or its intensities look like the other modality.
+
+        Raises:
+            ValueError: with ``strict``, on the first warning.
+        """
+        meta, layout = self.predictor.meta, plan.layout
+        step = max(1, math.ceil(max(layout.size["Y"], layout.size["X"]) / SAMPLE_SIDE))
+        sample = layout.source(layout.frames[0], plan.channels[:1]).subsample(step)[0]
+        warnings = [
+            w
+            for w in (
+                pixel_size_warning(plan.pixel_size_um, meta.pixel_size_um),
+                modality_warning(sample, meta.modality),
+            )
+            if w
+        ]
+        if warnings and self.options.strict:
+            raise ValueError(f"{warnings[0]} (an error with --strict)")
+        for warning in warnings:
+            self.progress.note(f"WARNING {path.name}: {warning}")
+        return warnings
 
     def estimate(self, path: Path, plan: FilePlan, tiles: int) -> None:
         """Print the model grid and a time estimate before a file of many tiles."""
@@ -541,53 +590,88 @@ class BatchPredictor:
         interval = tiff.frame_interval_min or options.frame_interval_min
         return FilePlan(layout, pixel_size, channels, names, interval)
 
-    def predict_frames(self, plan: FilePlan, probs: np.ndarray | None, measured: list):
+    def predict_frames(
+        self,
+        plan: FilePlan,
+        probs: np.ndarray | None,
+        cells: np.ndarray,
+        measured: list,
+        first: dict[str, np.ndarray],
+    ):
         """Yield each frame's (Y, X) uint8 labels; fill ``probs`` (frames, K, Y, X) if given and
-        append each frame's measurements to ``measured``."""
+        ``cells`` (frames, Y, X) with cell ids, append each frame's measurements to ``measured``
+        and keep the first frame's input and labels in ``first`` for the overlay."""
         layout, size = plan.layout, plan.pixel_size_um
         every_channel = list(range(layout.n_channels))
         drift = {z: DriftEstimator() for z in {f.z for f in layout.frames}} if plan.tracked else {}
+        keep = self.options.overlay and max(layout.size["Y"], layout.size["X"]) <= MAX_OVERLAY_SIDE
         for i, frame in enumerate(layout.frames):
             labels = np.empty((layout.size["Y"], layout.size["X"]), np.uint8)
+            migrasome = np.empty_like(labels)  # its probability × 255, for the migrasomes' score
             source = layout.source(frame, plan.channels)
             for y0, p in self.predictor.stream(source, size, self.progress.advance_tiles):
                 labels[y0 : y0 + p.shape[1]] = p.argmax(0)
+                migrasome[y0 : y0 + p.shape[1]] = np.round(p[MIGRASOME] * 255)
                 if probs is not None:
                     probs[i, :, y0 : y0 + p.shape[1]] = np.round(p * 255)
             rows = layout.source(frame, every_channel).rows
             postprocess = self.predictor.meta.postprocess
-            found = measure_frame(labels, rows, size, postprocess, self.options.strip_pixels)
+            cell_ids = cell_map(labels, size)
+            cell_ids.fill(cells[i])
+            found = measure_frame(
+                labels, rows, size, postprocess, self.options.strip_pixels, migrasome, cell_ids
+            )
             if drift:
                 found.stage_offset_px = drift[frame.z].update(labels)
             measured.append((frame.t, frame.z, found))
+            if keep and i == 0:
+                first["labels"] = labels.copy()
+                first["image"] = source.rows(0, layout.size["Y"])[0]
             yield labels
 
-    def write_images(self, plan: FilePlan, outputs: dict[str, Path]) -> list:
-        """Write the labels (and probabilities) of every frame; return the measurements."""
+    def write_images(
+        self, plan: FilePlan, outputs: dict[str, Path], first: dict[str, np.ndarray]
+    ) -> list:
+        """Write the labels, cell ids (and probabilities) of every frame; return the
+        measurements (and the first frame in ``first``, see :meth:`predict_frames`)."""
         layout, size = plan.layout, plan.pixel_size_um
         shape, axes = layout.output_shape, layout.output_axes
         measured: list[tuple[int | None, int | None, FrameMeasurements]] = []
-        if not self.options.save_probs:
-            pages = self.predict_frames(plan, None, measured)
-            write_tiff_pages(outputs["labels"], pages, shape, np.uint8, size, axes)
-            return measured
         n_classes = len(self.predictor.meta.class_names)
         probs_shape = (*shape[:-2], n_classes, *shape[-2:])
-        check_free_space(self.out_dir, math.prod(probs_shape) + math.prod(shape), "--probs")
-        with atomic_path(outputs["probs"]) as tmp:
-            probs = create_tiff_memmap(tmp, probs_shape, np.uint8, size, axes[:-2] + "CYX")
+        needed = 3 * math.prod(shape) + self.options.save_probs * math.prod(probs_shape)
+        what = "--probs" if self.options.save_probs else "the labels and cells"
+        check_free_space(self.out_dir, needed, what)
+        with ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(outputs["cells"]))
+            cells = create_tiff_memmap(tmp, shape, np.uint16, size, axes)
             reserve(tmp)
-            frames = probs.reshape(-1, n_classes, *shape[-2:])
-            pages = self.predict_frames(plan, frames, measured)
-            write_tiff_pages(outputs["labels"], pages, shape, np.uint8, size, axes)
-            probs.flush()
-            del probs, frames, pages
+            probs = None
+            if self.options.save_probs:
+                tmp = stack.enter_context(atomic_path(outputs["probs"]))
+                probs = create_tiff_memmap(tmp, probs_shape, np.uint8, size, axes[:-2] + "CYX")
+                reserve(tmp)
+            frames = None if probs is None else probs.reshape(-1, n_classes, *shape[-2:])
+            cell_frames = cells.reshape(-1, *shape[-2:])
+            pages = self.predict_frames(plan, frames, cell_frames, measured, first)
+            display = imagej_class_display()
+            write_tiff_pages(outputs["labels"], pages, shape, np.uint8, size, axes, display=display)
+            for array in (cells, probs):
+                if array is not None:
+                    array.flush()
+            del cells, probs, frames, cell_frames, pages
         return measured
 
     def write_tables(
-        self, path: Path, plan: FilePlan, measured: list, outputs: dict[str, Path]
+        self,
+        path: Path,
+        plan: FilePlan,
+        measured: list,
+        outputs: dict[str, Path],
+        first: dict[str, np.ndarray],
     ) -> FileReport:
-        """Write the migrasome table, the ROI set and the per-frame summary of a file."""
+        """Write the migrasome and cell tables, the ROI set, the per-frame summary of a file and
+        the overlay of its first frame (if kept in ``first``)."""
         size = plan.pixel_size_um
         rows = migrasome_rows(measured, size, plan.channel_names)
         columns = [*MIGRASOME_COLUMNS, *channel_columns(plan.channel_names), *MIGRASOME_TAIL]
@@ -601,7 +685,12 @@ class BatchPredictor:
             unit = "min" if plan.frame_interval_min else "frame"
             write_tracking(stacked, outputs, unit)
         write_csv(outputs["migrasomes"], rows, columns)
+        write_csv(outputs["cell_table"], cell_rows(measured), CELL_COLUMNS)
         write_roi_set(outputs["rois"], measured, names)
+        if first:
+            in_first = rows[: len(measured[0][2].migrasomes)]
+            spots = [(r["id"], r["x_px"], r["y_px"]) for r in in_first]
+            write_overlay(outputs["overlay"], first["image"], first["labels"], size, spots)
         summary = [
             {"image": path.name, "frame": t or 0, "z": "" if z is None else z,
              "pixel_size_um": size, **found.summary(size)}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.measure import regionprops
 
 from migraseg.postprocess import cell_instances
 
@@ -41,11 +42,40 @@ class CellMap:
         cx = min(int(x / self.factor), self.ids.shape[1] - 1)
         return int(self.ids[self._nearest[0][cy, cx], self._nearest[1][cy, cx]])
 
-    def centroids(self) -> list[tuple[float, float]]:
-        """(y, x) centroid of each cell 1..n in full-resolution px (time-lapse tracking)."""
-        found = ndi.center_of_mass(self.ids > 0, self.ids, range(1, self.n_cells + 1))
-        middle = (self.factor - 1) / 2  # a grid pixel's centre in full-resolution px
-        return [(y * self.factor + middle, x * self.factor + middle) for y, x in found]
+    def cut_by_border(self) -> set[int]:
+        """Ids of the cells touching the image's edge (on the subsampled grid): only part of
+        such a cell is in the image, so its area and migrasome count are not the cell's."""
+        ids = self.ids
+        edges = np.concatenate([ids[0], ids[-1], ids[:, 0], ids[:, -1]])
+        return {int(i) for i in np.unique(edges) if i}
+
+    def fill(self, out: np.ndarray, rows: int = 256) -> None:
+        """Write the ids onto the full-resolution grid ``out`` (Y, X), ``rows`` grid rows at a
+        time (nearest neighbour), so no full-size temporary is made."""
+        f, (height, width) = self.factor, out.shape
+        for i in range(0, self.ids.shape[0], rows):
+            block = self.ids[i : i + rows].repeat(f, 0).repeat(f, 1)[:, :width]
+            out[i * f : i * f + len(block)] = block[: height - i * f]
+
+    def rows(self, pixel_size_um: float) -> list[dict[str, float | int | bool]]:
+        """One dict per cell: ``id``, centroid ``x_px, y_px`` (array indices) and ``x_um, y_um``
+        (from the top-left corner), ``area_um2`` and ``cut_by_border``."""
+        cut, f = self.cut_by_border(), self.factor
+        found = []
+        for region in regionprops(self.ids):
+            cy, cx = (c * f + (f - 1) / 2 for c in region.centroid)
+            found.append(
+                {
+                    "id": region.label,
+                    "x_px": round(cx, 2),
+                    "y_px": round(cy, 2),
+                    "x_um": round((cx + 0.5) * pixel_size_um, 4),
+                    "y_um": round((cy + 0.5) * pixel_size_um, 4),
+                    "area_um2": round(region.area * (f * pixel_size_um) ** 2, 3),
+                    "cut_by_border": region.label in cut,
+                }
+            )
+        return found
 
 
 def cell_map(labels: np.ndarray, pixel_size_um: float) -> CellMap:

@@ -1,10 +1,11 @@
 """Retraction-fiber skeletons, and where a migrasome sits on them (their length:
 :func:`migraseg.metrics.centerline.skeleton_length_map`).
 
-A migrasome's position is read off the fiber skeleton around it: the number of fiber *arms*
-that leave it (connected pieces of skeleton in a thin ring around the outline of the migrasome,
-or of the cluster of touching migrasomes it is part of) is 0 when it is detached, 1 at a fiber
-tip, 2 along a fiber and 3 or more at a branch point.
+A migrasome's site (:data:`migraseg.constants.SITES`, the simulator's vocabulary) is read off
+the fiber skeleton around it: the number of fiber *arms* that leave it (connected pieces of
+skeleton in a thin ring around the outline of the migrasome, or of the cluster of touching
+migrasomes it is part of) is 0 when it is ``detached``, 1 at a fiber ``tip``, 2 ``along`` a
+fiber and 3 or more at a ``branch`` point.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from skimage.morphology import disk, skeletonize
 
 from migraseg.constants import FIBER
 
-POSITIONS = ("detached", "fiber_tip", "along_fiber", "branch_point")
+SITE_BY_ARMS = ("detached", "tip", "along", "branch")  # 0, 1, 2, ≥ 3 arms
 RING_UM = 0.3  # how far from a migrasome's outline fiber arms are looked for
 
 
@@ -32,7 +33,7 @@ def ring_px(pixel_size_um: float) -> int:
 def count_arms(group: np.ndarray, skeleton: np.ndarray, ring: int) -> int:
     """Fiber arms leaving a migrasome, or the cluster of touching migrasomes it belongs to.
 
-    A cluster (two vesicles grown at one fiber tip) shares its position: both are at the tip.
+    A cluster (two vesicles grown at one fiber tip) shares its site: both are at the tip.
 
     Args:
         group: (h, w) bool mask of the migrasome's cluster, with ``ring`` px of margin if it can.
@@ -43,6 +44,6 @@ def count_arms(group: np.ndarray, skeleton: np.ndarray, ring: int) -> int:
     return int(label(skeleton & around, connectivity=2).max())
 
 
-def position_class(arms: int) -> str:
-    """``detached`` (0 arms), ``fiber_tip`` (1), ``along_fiber`` (2), ``branch_point`` (≥ 3)."""
-    return POSITIONS[min(arms, 3)]
+def site_of(arms: int) -> str:
+    """``detached`` (0 arms), ``tip`` (1), ``along`` (2), ``branch`` (≥ 3)."""
+    return SITE_BY_ARMS[min(arms, 3)]

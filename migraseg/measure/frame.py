@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from migraseg.measure.cells import cell_map
-from migraseg.measure.fibers import POSITIONS, fiber_skeleton
+from migraseg.constants import SITES
+from migraseg.measure.cells import CellMap, cell_map
+from migraseg.measure.fibers import fiber_skeleton
 from migraseg.measure.migrasomes import Migrasome, measure_strip
 from migraseg.metrics.centerline import skeleton_length_map
 
@@ -26,16 +27,24 @@ STRIP_PIXELS = 8 * 2**20
 
 @dataclass
 class FrameMeasurements:
-    """What one frame contains; ``nearest_cell`` is parallel to ``migrasomes`` and ids cell
-    ``i`` of ``cells_yx[i - 1]`` (centroids in px). ``stage_offset_px`` (dy, dx) maps this frame's
-    coordinates onto the first frame of a time-lapse (stage drift, :mod:`migraseg.tracking`)."""
+    """What one frame contains; ``nearest_cell`` is parallel to ``migrasomes``, ``cells`` holds
+    one row per cell (:meth:`migraseg.measure.cells.CellMap.rows`). ``stage_offset_px`` (dy, dx)
+    maps this frame's coordinates onto the first frame of a time-lapse (stage drift,
+    :mod:`migraseg.tracking`)."""
 
     migrasomes: list[Migrasome] = field(default_factory=list)
     nearest_cell: list[int] = field(default_factory=list)
-    n_cells: int = 0
+    cells: list[dict] = field(default_factory=list)
     fiber_length_um: float = 0.0
-    cells_yx: list[tuple[float, float]] = field(default_factory=list)
     stage_offset_px: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    def whole_cells(self) -> set[int]:
+        """Ids of the cells not cut by the image border."""
+        return {c["id"] for c in self.cells if not c["cut_by_border"]}
 
     def diameters_um(self, pixel_size_um: float) -> np.ndarray:
         """Equivalent-disc diameters (µm) of the migrasomes."""
@@ -43,21 +52,29 @@ class FrameMeasurements:
         return 2 * np.sqrt(areas / np.pi) * pixel_size_um
 
     def summary(self, pixel_size_um: float) -> dict[str, float | int]:
-        """Counts and densities for summary.csv (NaN where a ratio has no denominator)."""
+        """Counts and densities for summary.csv (NaN where a ratio has no denominator).
+
+        ``migrasomes_per_cell`` counts whole cells only: the migrasomes whose nearest cell is not
+        cut by the image border, per such cell (part of a cut cell's fibers lie outside).
+        """
         n = len(self.migrasomes)
         diameters = self.diameters_um(pixel_size_um)
+        whole = self.whole_cells()
+        on_whole = sum(cell in whole for cell in self.nearest_cell)
         row: dict[str, float | int] = {
             "n_migrasomes": n,
             "n_cells": self.n_cells,
+            "n_whole_cells": len(whole),
+            "n_migrasomes_of_whole_cells": on_whole,
             "fiber_length_um": round(self.fiber_length_um, 2),
-            "migrasomes_per_cell": n / self.n_cells if self.n_cells else math.nan,
+            "migrasomes_per_cell": on_whole / len(whole) if whole else math.nan,
             "migrasomes_per_100um_fiber": (
                 100 * n / self.fiber_length_um if self.fiber_length_um else math.nan
             ),
             "median_diameter_um": float(np.median(diameters)) if n else math.nan,
         }
-        for position in POSITIONS:
-            row[f"n_{position}"] = sum(m.position == position for m in self.migrasomes)
+        for site in SITES:
+            row[f"n_{site}"] = sum(m.site == site for m in self.migrasomes)
         return row
 
 
@@ -67,6 +84,8 @@ def measure_frame(
     pixel_size_um: float,
     postprocess: dict[str, float],
     strip_pixels: int = STRIP_PIXELS,
+    probability: np.ndarray | None = None,
+    cells: CellMap | None = None,
 ) -> FrameMeasurements:
     """Measure a label frame.
 
@@ -76,6 +95,8 @@ def measure_frame(
         pixel_size_um: µm per px.
         postprocess: the model's ``min_diameter_um`` and ``split_h_um``.
         strip_pixels: pixels per strip (core rows × width).
+        probability: (Y, X) uint8 migrasome probability × 255, for each migrasome's ``score``.
+        cells: the frame's :func:`~migraseg.measure.cells.cell_map`, if the caller made it.
     """
     height, width = labels.shape
     halo = math.ceil(HALO_UM / pixel_size_um)
@@ -96,10 +117,10 @@ def measure_frame(
             postprocess,
             core=(r0 - a, r1 - a),
             row_offset=a,
+            probability=None if probability is None else probability[a:b],
         )
     result.fiber_length_um = length_px * pixel_size_um
-    cells = cell_map(labels, pixel_size_um)
-    result.n_cells = cells.n_cells
-    result.cells_yx = cells.centroids()
+    cells = cell_map(labels, pixel_size_um) if cells is None else cells
+    result.cells = cells.rows(pixel_size_um)
     result.nearest_cell = [cells.nearest(m.y, m.x) for m in result.migrasomes]
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from scipy import ndimage as ndi
 from skimage.measure import find_contours, regionprops
 
 from migraseg.constants import MIGRASOME
-from migraseg.measure.fibers import count_arms, position_class, ring_px
+from migraseg.measure.fibers import count_arms, ring_px, site_of
 from migraseg.postprocess import grown_box, migrasome_instances
 
 
@@ -22,15 +23,23 @@ class Migrasome:
     y: float
     x: float
     area_px: int
-    intensity: list[float]  # mean per channel of the input, in the file's units
-    position: str  # see migraseg.measure.fibers.POSITIONS
+    intensity: list[float]  # mean per channel of the input, in the file's raw counts
+    site: str  # tip, branch, along or detached (migraseg.measure.fibers.site_of)
     outline: np.ndarray  # (n, 2) x, y polygon in ImageJ coordinates (pixel corners at integers)
+    circularity: float  # 4π area / perimeter², 1 for a disc (capped at 1: small discs' perimeters
+    # are underestimated on the pixel grid)
+    score: float  # mean migrasome probability over its pixels (NaN when none was given)
 
     def centroid_um(self, pixel_size_um: float) -> tuple[float, float]:
         """Centroid (x, y) in µm from the image's top-left *corner*: ``(index + 0.5) × pixel
         size``, the convention of the outlines, Fiji's µm coordinates and the simulator's truth.
         """
         return (self.x + 0.5) * pixel_size_um, (self.y + 0.5) * pixel_size_um
+
+
+def circularity(area_px: float, perimeter_px: float) -> float:
+    """4π area / perimeter², capped at 1 (a 1-px object, with no perimeter, counts as round)."""
+    return min(1.0, 4 * math.pi * area_px / perimeter_px**2) if perimeter_px else 1.0
 
 
 def _outline(region_image: np.ndarray, top: int, left: int) -> np.ndarray:
@@ -48,6 +57,7 @@ def measure_strip(
     postprocess: dict[str, float],
     core: tuple[int, int],
     row_offset: int,
+    probability: np.ndarray | None = None,
 ) -> list[Migrasome]:
     """Migrasomes whose centroid lies in rows ``core`` of a strip of a label image.
 
@@ -63,6 +73,7 @@ def measure_strip(
         postprocess: ``min_diameter_um`` and ``split_h_um`` of the model.
         core: rows ``[start, stop)`` of the strip this call is responsible for.
         row_offset: the strip's first row in the frame.
+        probability: (h, X) uint8 migrasome probability × 255 of the strip, for ``score``.
     """
     mask = labels == MIGRASOME
     if not mask.any():
@@ -91,14 +102,20 @@ def measure_strip(
             if not core[0] <= cy + top < core[1]:
                 continue
             r0, c0 = region.bbox[:2]
+            score = math.nan
+            if probability is not None:
+                rows, cols = region.coords[:, 0] + top, region.coords[:, 1] + left
+                score = float(probability[rows, cols].mean()) / 255
             found.append(
                 Migrasome(
                     y=cy + top + row_offset,
                     x=cx + left,
                     area_px=int(region.area),
                     intensity=[float(v) for v in np.atleast_1d(region.intensity_mean)],
-                    position=position_class(arms),
+                    site=site_of(arms),
                     outline=_outline(region.image, r0 + top + row_offset, c0 + left),
+                    circularity=circularity(region.area, region.perimeter),
+                    score=score,
                 )
             )
     return found

@@ -20,11 +20,11 @@ from migraseg.io import read_image, write_tiff
 from migraseg.visualize import CLASS_COLOURS, UNANNOTATED_COLOUR
 
 LABELS_SUFFIX = "_labels.tif"
-# the CSV's columns in the agreed vocabulary, and the names migraseg-predict used before
+# the points' properties and the CSV columns they come from (migraseg-predict's names)
 ALIASES = {
-    "x_px": ("x_px", "centroid_x_px"),
-    "y_px": ("y_px", "centroid_y_px"),
-    "site": ("site", "position"),
+    "x_px": ("x_px",),
+    "y_px": ("y_px",),
+    "site": ("site",),
     "cell": ("cell", "nearest_cell_id"),
 }
 NUMERIC = ("id", "frame", "x_px", "y_px", "x_um", "y_um", "area_um2", "diameter_um", "cell")

@@ -18,8 +18,6 @@ from migraseg.inference.predict_files import check_rescale
 from migraseg.inference.predictor import ArraySource, Predictor
 from migraseg.measure.frame import FrameMeasurements, measure_frame
 
-# the measurement code's position names → the agreed site vocabulary (identity once renamed)
-SITE_OF = {"fiber_tip": "tip", "branch_point": "branch", "along_fiber": "along"}
 POINT_COLUMNS = ("id", "frame", "x_px", "y_px", "x_um", "y_um", "diameter_um", "site", "cell")
 
 
@@ -59,7 +57,7 @@ def point_rows(found: FrameMeasurements, frame: int, pixel_size_um: float, first
                 "x_um": round(x_um, 4),
                 "y_um": round(y_um, 4),
                 "diameter_um": round(float(diameters[i]), 4),
-                "site": SITE_OF.get(m.position, m.position),
+                "site": m.site,
                 "cell": int(cell or 0),
             }
         )

@@ -13,8 +13,6 @@ import numpy as np
 
 from migraseg.synth.geometry import Outline
 
-SITES = ("tip", "branch", "along", "detached")
-
 
 @dataclass
 class Cell:
@@ -63,7 +61,7 @@ class Migrasome:
     id: int
     center: np.ndarray  # (2,) µm
     diameter_um: float
-    site: str  # one of SITES
+    site: str  # one of migraseg.constants.SITES
     fiber: int | None
     cell: int
     cluster: int | None  # id of the tip migrasome of its cluster, if in one

@@ -17,9 +17,6 @@ from migraseg.measure.frame import FrameMeasurements
 from migraseg.tracking.link import CELL_LINKS, MIGRASOME_LINKS, LinkParams, link
 from migraseg.tracking.tracks import cell_rows, track_rows
 
-# the measured position classes, in the shared vocabulary (values already in it pass through)
-SITES = {"fiber_tip": "tip", "branch_point": "branch", "along_fiber": "along"}
-
 
 @dataclass
 class StackTracks:
@@ -53,15 +50,14 @@ def detection_table(
     for t, z, frame in measured:
         dy, dx = frame.stage_offset_px
         for m, cell in zip(frame.migrasomes, frame.nearest_cell, strict=True):
-            found.append((t, z, m.y, m.x, m.y + dy, m.x + dx, m.area_px, m.position, cell))
-        for i, (y, x) in enumerate(frame.cells_yx, start=1):
-            cells.append((t, z, i, y + dy, x + dx))
+            found.append((t, z, m.y, m.x, m.y + dy, m.x + dx, m.area_px, m.site, cell))
+        for c in frame.cells:
+            cells.append((t, z, c["id"], c["y_px"] + dy, c["x_px"] + dx))
     migrasomes = pd.DataFrame(
         found,
         columns=["frame", "z", "y_px", "x_px", "y", "x", "area_px", "site", "cell"],
     )
     migrasomes["diameter_um"] = 2 * np.sqrt(migrasomes["area_px"] / np.pi) * pixel_size_um
-    migrasomes["site"] = migrasomes["site"].map(lambda s: SITES.get(s, s))
     cell_table = pd.DataFrame(cells, columns=["frame", "z", "cell", "y", "x"])
     for table in (migrasomes, cell_table):
         table["time_min"] = table["frame"] * interval_min
