@@ -515,10 +515,13 @@ class BatchPredictor:
         for i, frame in enumerate(layout.frames):
             labels = np.empty((layout.size["Y"], layout.size["X"]), np.uint8)
             source = layout.source(frame, plan.channels)
-            for y0, p in self.predictor.stream(source, size, self.progress.advance_tiles):
-                labels[y0 : y0 + p.shape[1]] = p.argmax(0)
+            blocks = self.predictor.stream_labels(
+                source, size, self.progress.advance_tiles, with_probs=probs is not None
+            )
+            for y0, block, scaled in blocks:
+                labels[y0 : y0 + block.shape[0]] = block
                 if probs is not None:
-                    probs[i, :, y0 : y0 + p.shape[1]] = np.round(p * 255)
+                    probs[i, :, y0 : y0 + block.shape[0]] = scaled
             rows = layout.source(frame, every_channel).rows
             postprocess = self.predictor.meta.postprocess
             found = measure_frame(labels, rows, size, postprocess, self.options.strip_pixels)
