@@ -4,6 +4,7 @@ nothing, resumable killed shards, and usage errors for impossible shards."""
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,19 @@ def inputs(tiny_dataset, tmp_path_factory):
     return folder
 
 
-def outputs(folder: Path) -> dict[str, bytes]:
-    """Every per-file output's bytes, and summary.csv's rows."""
-    files = {p.name: p.read_bytes() for p in sorted(folder.glob("img*"))}
-    return {**files, "summary rows": read_csv(folder / "summary.csv")}
+def outputs(folder: Path) -> dict[str, object]:
+    """Every per-file output: labels' bytes, tables' rows, the ROI sets' members (a zip's bytes
+    hold the time it was written), and summary.csv's rows."""
+    found: dict[str, object] = {"summary rows": read_csv(folder / "summary.csv")}
+    for path in sorted(folder.glob("img*")):
+        if path.suffix == ".csv":
+            found[path.name] = read_csv(path)
+        elif path.suffix == ".zip":
+            with zipfile.ZipFile(path) as members:
+                found[path.name] = {n: members.read(n) for n in members.namelist()}
+        else:
+            found[path.name] = path.read_bytes()
+    return found
 
 
 @pytest.mark.parametrize(
@@ -63,7 +73,8 @@ def test_shards_are_disjoint_and_cover_every_stem():
     paths = [Path(f"d{i % 3}/f{i}.tif") for i in range(11)] + [Path("e/f4.tif")]
     shards = [Shard(k, 3).select(paths, lambda p: p.stem) for k in (1, 2, 3)]
     assert sorted(p for s in shards for p in s) == sorted(paths)
-    assert [len(s) for s in shards] == [5, 4, 3]  # f4 twice: both in the same shard
+    # 11 stems in sorted order (f0, f1, f10, f2, ...): 4, 4 and 3 of them; f4 comes twice
+    assert [len({p.stem for p in s}) for s in shards] == [4, 4, 3]
     assert Path("e/f4.tif") in next(s for s in shards if Path("d1/f4.tif") in s)
 
 
@@ -79,7 +90,7 @@ def test_shards_then_a_merge_equal_one_run_and_a_killed_shard_resumes(
 
     def killed_on_the_second_file(*args, **kwargs):
         measured.append(1)
-        if len(measured) == 2:  # labels of the 2nd file written, tables not yet
+        if len(measured) == 2:  # the 2nd file, while its labels are being written
             raise KeyboardInterrupt
         return real_measure(*args, **kwargs)
 
