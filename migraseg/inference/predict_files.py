@@ -110,6 +110,9 @@ class Manifest:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
                 self.outputs.update(data["outputs"])
+                if path == self.path and shard is not None:  # a rerun shard keeps its records
+                    self.claimed.update(data["outputs"])
+                    self.changed.update(data["inputs"])
                 for stem, record in dict(data["inputs"]).items():
                     if record is None:  # a shard dropped it (being redone)
                         self.inputs.pop(stem, None)
