@@ -144,7 +144,7 @@ def run_one(work: Path, config: dict, repeats: int) -> dict:
         from monai.inferers import sliding_window_inference
 
         def network(x: torch.Tensor) -> torch.Tensor:
-            return torch.from_numpy(predictor.runner(x.cpu().numpy())).to(x.device)
+            return predictor.runner(x)  # probabilities on x's device, as ours
 
         def call():
             x = torch.from_numpy(norm[None]).to(config["device"])

@@ -117,6 +117,23 @@ README_RUNS: dict[str, str] = {
         "migraseg-train experiment=finetune init_from={model} data=tiff_folder data.root={tiny}"
         f" data.synthesize=null {SMALL} {TINY_MIX} paths.data_dir=data && test -s run/model.pt"
     ),
+    "migraseg-predict model.pt screen/ --out predictions/ --shard 1/2": (
+        "cp {model} model.pt && mkdir screen && cp {image} screen/a.tif && cp {image} screen/b.tif"
+        " && migraseg-predict model.pt screen/ --out predictions/ --shard 1/2"
+        " && test -s predictions/summary.shard-1-of-2.csv"
+    ),
+    "migraseg-predict model.pt screen/ --out predictions/ --shard 2/2": (
+        "cp {model} model.pt && mkdir screen && cp {image} screen/a.tif && cp {image} screen/b.tif"
+        " && migraseg-predict model.pt screen/ --out predictions/ --shard 2/2"
+        " && test -s predictions/summary.shard-2-of-2.csv"
+    ),
+    "migraseg-predict model.pt screen/ --out predictions/": (
+        "cp {model} model.pt && mkdir screen && cp {image} screen/a.tif && cp {image} screen/b.tif"
+        " && migraseg-predict model.pt screen/ --out predictions/ --shard 1/2"
+        " && migraseg-predict model.pt screen/ --out predictions/ --shard 2/2"
+        " && migraseg-predict model.pt screen/ --out predictions/ | grep -q '0 done, 2 skipped'"
+        " && test -s predictions/summary.csv"
+    ),
     "migraseg-predict model.pt my_images/ more/*.tif one_file.ome.tif --out predictions/": (
         "cp {model} model.pt && mkdir my_images more && cp {image} my_images/a.tif"
         " && cp {image} more/b.tif && cp {image} one_file.ome.tif"

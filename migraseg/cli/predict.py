@@ -28,6 +28,8 @@ outputs per input <stem> in --out:
   <stem>_cells.csv       one row per cell: position, area, cut_by_border, migrasomes nearest
   <stem>_summary.csv     per frame: counts, fiber length, densities, median diameter
   summary.csv            every frame of every input of this run
+                         (summary.shard-K-of-N.csv with --shard K/N; a run without --shard
+                         over the same inputs then skips what shards did and merges)
   .migraseg-manifest.json  what migraseg wrote here, and from which input, model and options
 
 A file is skipped when the manifest says the same input (path, size, modification time), model
@@ -131,11 +133,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "than 4× off the model's, intensities like the other modality)",
     )
     parser.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="process shard K of N (1-based) of the inputs; shards may share --out, and a "
+        "later run without --shard writes the merged summary.csv (docs/inference.md)",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress (bar on a terminal, else a log line per 10 %%)",
     )
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for one shard per GPU
     check_args(parser, args)
     return args
 
@@ -157,6 +166,13 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--batch-size must be at least 1 tile, got {args.batch_size}")
     if not (0 <= args.overlap < 1):
         parser.error(f"--overlap is a fraction of a tile in [0, 1), got {args.overlap}")
+    if args.shard is not None:
+        from migraseg.inference.sharding import Shard
+
+        try:
+            args.shard = Shard.parse(args.shard)
+        except ValueError as err:
+            parser.error(f"--shard {err}")
     device = args.device
     if device != "auto":
         import torch
@@ -263,7 +279,8 @@ def summary_line(reports, seconds: float, out: Path, backend: str, model: str = 
     mp = sum(r.megapixels for r in reports)
     migrasomes = sum(r.migrasomes for r in reports)
     frames = sum(r.frames for r in reports)
-    speed = f" ({mp / seconds:.2f} MP/s)" if seconds and mp else ""
+    files_per_s = count["done"] / seconds if seconds else 0
+    speed = f" ({mp / seconds:.2f} MP/s, {files_per_s:.2f} files/s)" if seconds and mp else ""
     return (
         f"migraseg-predict: {len(reports)} input(s): {count['done']} done, {count['skipped']} "
         f"skipped (already done), {count['failed']} failed; {migrasomes} migrasomes in {frames} "
@@ -290,6 +307,21 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def one_shard_per_gpu(argv: list[str]) -> None:
+    """With several GPUs visible, run one shard on each and wait for them; the caller's run
+    then skips what they did and writes the merged summary.csv."""
+    import torch
+
+    from migraseg.inference.sharding import shard_per_gpu
+
+    n_gpus = torch.cuda.device_count()
+    if n_gpus < 2:
+        return
+    print(f"migraseg-predict: {n_gpus} GPUs: one shard on each, then merging", file=sys.stderr)
+    for process in shard_per_gpu(argv, n_gpus):
+        process.wait()
+
+
 def run(args: argparse.Namespace) -> int:
     from migraseg.inference.loading import ModelLoadError
     from migraseg.inference.predict_files import (
@@ -298,6 +330,7 @@ def run(args: argparse.Namespace) -> int:
         PredictOptions,
         check_rescale,
         expand_inputs,
+        output_stem,
     )
     from migraseg.inference.predictor import Predictor
 
@@ -318,6 +351,8 @@ def run(args: argparse.Namespace) -> int:
     except (ModelLoadError, ValueError) as err:
         print(f"migraseg-predict: {err}", file=sys.stderr)
         return 2
+    if args.shard is None and args.device == "cuda":
+        one_shard_per_gpu(args.argv)
     model_file = predictor.model_file
     print(f"migraseg-predict: running {model_file} on {predictor.runner.name}", file=sys.stderr)
     options = PredictOptions(
@@ -334,13 +369,17 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
     )
     paths, missing = expand_inputs(args.inputs, out)
+    if args.shard:
+        paths = args.shard.select(paths, output_stem)
     mode = "off" if args.quiet else "bar" if sys.stderr.isatty() else "log"
     progress = RichProgress(len(paths) + len(missing), mode)
     for report in missing:
         progress.end_file(report)
     try:
         with progress.bar:
-            reports = missing + BatchPredictor(predictor, out, options, progress).run(paths)
+            reports = missing + BatchPredictor(predictor, out, options, progress, args.shard).run(
+                paths
+            )
     except OutputFolderError as err:
         print(f"migraseg-predict: {err}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Runners: turn a batch of normalised tiles into class probabilities on one backend.
 
-A runner maps float32 (N, C, H, W) NumPy tiles to float32 (N, K, H, W) softmax probabilities,
+A runner maps float32 (N, C, H, W) tiles to float32 (N, K, H, W) softmax probabilities, as
+tensors on its ``device`` (where the sliding window blends them, :mod:`.device_tiling`),
 optionally averaged over the four flips (test-time augmentation: each flip of the input is
 predicted and flipped back). PyTorch runs eager or TorchScript networks on CPU or GPU (bf16
 autocast on GPU); ONNX Runtime runs exported ``.onnx`` files on CPU, 1.6–3.2× faster than eager
@@ -24,8 +25,9 @@ FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 
 class Runner(Protocol):
     name: str
+    device: torch.device
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor: ...
 
 
 def resolve_device(device: str) -> torch.device:
@@ -70,8 +72,8 @@ class TorchRunner:
         self.name = f"{kind}/{device.type}{'/bf16' if self.amp else ''}"
 
     @torch.inference_mode()
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(batch).to(self.device)
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         total = None
@@ -81,12 +83,7 @@ class TorchRunner:
                 probs = torch.softmax(logits, dim=1)
                 probs = probs.flip(dims) if dims else probs
                 total = probs if total is None else total + probs
-        return (total / (len(FLIPS) if self.tta else 1)).cpu().numpy()
-
-
-def softmax(logits: np.ndarray, axis: int = 1) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
+        return total / (len(FLIPS) if self.tta else 1)
 
 
 class OnnxModel:
@@ -121,18 +118,20 @@ class OnnxModel:
 
 
 class OnnxRunner:
-    """Probabilities from an :class:`OnnxModel` (CPU), flip-averaged when ``tta``."""
+    """Probabilities from an :class:`OnnxModel` (CPU tensors), flip-averaged when ``tta``."""
 
     def __init__(self, model: OnnxModel, tta: bool = False):
         self.model, self.tta = model, tta
-        self.name = "onnxruntime/cpu"
+        self.name, self.device = "onnxruntime/cpu", torch.device("cpu")
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    @torch.inference_mode()
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         total = None
         for dims in FLIPS if self.tta else ((),):
-            x = np.flip(batch, dims) if dims else batch
-            probs = softmax(self.model(x).astype(np.float32))
-            probs = np.flip(probs, dims) if dims else probs
+            x = batch.flip(dims) if dims else batch
+            logits = torch.from_numpy(self.model(x.cpu().numpy()).astype(np.float32))
+            probs = torch.softmax(logits, dim=1)
+            probs = probs.flip(dims) if dims else probs
             total = probs if total is None else total + probs
         return total / (len(FLIPS) if self.tta else 1)
 

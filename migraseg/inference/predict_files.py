@@ -15,6 +15,7 @@ with a message naming it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import json
@@ -39,6 +40,7 @@ from migraseg.inference.modality_check import (
 from migraseg.inference.overlay import MAX_OVERLAY_SIDE, write_overlay
 from migraseg.inference.planes import FileLayout, normalize_axes, select_channels
 from migraseg.inference.predictor import Predictor
+from migraseg.inference.sharding import Shard, manifest_files, manifest_name, summary_name
 from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
 from migraseg.measure.cells import cell_map
 from migraseg.measure.frame import STRIP_PIXELS, FrameMeasurements, measure_frame
@@ -62,8 +64,8 @@ from migraseg.visualize import imagej_class_display
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OUTPUT_SUFFIXES = ("_labels.tif", "_probs.tif", "_cells.tif")
-MANIFEST = ".migraseg-manifest.json"
-SUMMARY = "summary.csv"
+MANIFEST = manifest_name(None)
+SUMMARY = summary_name(None)
 MAX_RESCALE = 8.0  # refuse (without force) images rescaled more than this, up or down
 BIG_TILES = 400  # files with more tiles than this get a size and time estimate first
 
@@ -105,22 +107,41 @@ class Manifest:
     output stem, the input, model and options that produced its finished outputs. It is saved
     atomically after every change, so a killed run leaves a manifest that is right about every
     finished file.
+
+    A shard (:mod:`~migraseg.inference.sharding`) reads every manifest of the folder but saves
+    only what it changed, into its own file, so that shards running at once never overwrite
+    each other's records; a run without a shard saves the union into the folder's own file and
+    removes the shards' files it merged.
     """
 
     VERSION = 1
 
-    def __init__(self, out_dir: str | Path):
-        self.path = Path(out_dir) / MANIFEST
+    def __init__(self, out_dir: str | Path, shard: Shard | None = None):
+        out_dir = Path(out_dir)
+        self.path = out_dir / manifest_name(shard)
+        self.shard = shard
         self.outputs: set[str] = set()
         self.inputs: dict[str, dict[str, Any]] = {}
-        if self.path.is_file():
+        self.changed: set[str] = set()  # stems this process recorded or dropped
+        self.claimed: set[str] = set()  # output names this process claimed
+        self.merged = manifest_files(out_dir)
+        for path in [p for p in self.merged if p != self.path] + [self.path]:
+            if not path.is_file():
+                continue
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                self.outputs = set(data["outputs"])
-                self.inputs = dict(data["inputs"])
+                data = json.loads(path.read_text(encoding="utf-8"))
+                self.outputs.update(data["outputs"])
+                if path == self.path and shard is not None:  # a rerun shard keeps its records
+                    self.claimed.update(data["outputs"])
+                    self.changed.update(data["inputs"])
+                for stem, record in dict(data["inputs"]).items():
+                    if record is None:  # a shard dropped it (being redone)
+                        self.inputs.pop(stem, None)
+                    else:
+                        self.inputs[stem] = record
             except (ValueError, KeyError, TypeError) as err:
                 raise OutputFolderError(
-                    f"{self.path}: unreadable manifest ({err}); remove it to start afresh"
+                    f"{path}: unreadable manifest ({err}); remove it to start afresh"
                 ) from err
 
     def owns(self, path: Path) -> bool:
@@ -134,16 +155,38 @@ class Manifest:
     def claim(self, paths) -> None:
         """Record ``paths`` as migraseg's before writing them (a killed write stays ours)."""
         self.outputs.update(p.name for p in paths)
+        self.claimed.update(p.name for p in paths)
         self.save()
 
     def release_missing(self, paths) -> None:
         """Forget claimed ``paths`` that were never written."""
-        self.outputs.difference_update(p.name for p in paths if not p.exists())
+        missing = {p.name for p in paths if not p.exists()}
+        self.outputs.difference_update(missing)
+        self.claimed.difference_update(missing)
+        self.save()
+
+    def record(self, stem: str, entry: dict[str, Any] | None) -> None:
+        """Set (or, with None, drop) what produced ``stem``'s outputs, and save."""
+        if entry is None:
+            self.inputs.pop(stem, None)
+        else:
+            self.inputs[stem] = entry
+        self.changed.add(stem)
         self.save()
 
     def save(self) -> None:
-        data = {"version": self.VERSION, "outputs": sorted(self.outputs), "inputs": self.inputs}
+        if self.shard is None:
+            outputs, inputs = self.outputs, self.inputs
+        else:
+            outputs = self.claimed
+            inputs = {stem: self.inputs.get(stem) for stem in self.changed}
+        data = {"version": self.VERSION, "outputs": sorted(outputs), "inputs": inputs}
         write_text_atomic(self.path, json.dumps(data, indent=1, sort_keys=True))
+        if self.shard is None:
+            for path in self.merged:  # now held in the folder's own manifest
+                if path != self.path:
+                    path.unlink(missing_ok=True)
+            self.merged = [self.path]
 
 
 def input_identity(path: Path) -> dict[str, Any]:
@@ -296,11 +339,10 @@ def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[Fil
     paths: list[Path] = []
     problems: list[FileReport] = []
     out = out_dir.resolve()
-    manifest_path = out_dir / MANIFEST
-    try:
-        ours = set(json.loads(manifest_path.read_text(encoding="utf-8"))["outputs"])
-    except (OSError, ValueError, KeyError, TypeError):
-        ours = set()
+    ours: set[str] = set()
+    for manifest_path in manifest_files(out_dir) if out_dir.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # not ours then
+            ours.update(json.loads(manifest_path.read_text(encoding="utf-8"))["outputs"])
     for item in items:
         explicit = False
         if Path(item).is_dir():
@@ -365,6 +407,7 @@ class BatchPredictor:
         out_dir: str | Path,
         options: PredictOptions | None = None,
         progress: ProgressHooks | None = None,
+        shard: Shard | None = None,
     ):
         from migraseg.utils.files import sha256_file
 
@@ -374,6 +417,8 @@ class BatchPredictor:
         source = predictor.source_file or predictor.model_file
         self.model_sha256 = sha256_file(source) if source and source.is_file() else None
         self.manifest: Manifest | None = None
+        self.shard = shard  # writes its own manifest and summary file (see sharding)
+        self.summary = self.out_dir / summary_name(shard)
 
     def open_out_dir(self) -> Manifest:
         """Create the output folder, read its manifest and check that ``summary.csv`` is ours.
@@ -390,8 +435,8 @@ class BatchPredictor:
             raise OutputFolderError(
                 f"--out {self.out_dir}: cannot write there ({err.strerror or err})"
             ) from err
-        manifest = Manifest(self.out_dir)
-        summary = self.out_dir / SUMMARY
+        manifest = Manifest(self.out_dir, self.shard)
+        summary = self.summary
         if manifest.foreign([summary]):
             raise OutputFolderError(
                 f"{summary} exists and was not written by migraseg (not in {MANIFEST}); move it "
@@ -412,8 +457,8 @@ class BatchPredictor:
             self.predict_all(paths, reports)
         finally:  # also when interrupted: summary.csv then lists the files finished so far
             rows = [row for report in reports for row in report.summary]
-            remove_stale_temporaries(self.out_dir / SUMMARY)
-            write_csv(self.out_dir / SUMMARY, rows, SUMMARY_COLUMNS)
+            remove_stale_temporaries(self.summary)
+            write_csv(self.summary, rows, SUMMARY_COLUMNS)
         return reports
 
     def predict_all(self, paths: list[Path], reports: list[FileReport]) -> None:
@@ -478,7 +523,7 @@ class BatchPredictor:
                 f"{names} in {self.out_dir} not written by migraseg (not in {MANIFEST}): not "
                 "overwritten; move it away or choose another --out"
             )
-        manifest.inputs.pop(stem, None)  # not done until it is again
+        manifest.record(stem, None)  # not done until it is again
         manifest.claim(outputs.values())
         for p in outputs.values():
             remove_stale_temporaries(p)
@@ -501,12 +546,14 @@ class BatchPredictor:
             raise
         manifest.release_missing(outputs.values())  # the overlay of a large image
         report.warnings = warnings
-        manifest.inputs[stem] = {
-            "input": identity,
-            "settings": self.settings(),
-            "outputs": sorted(p.name for p in outputs.values() if p.is_file()),
-        }
-        manifest.save()
+        manifest.record(
+            stem,
+            {
+                "input": identity,
+                "settings": self.settings(),
+                "outputs": sorted(p.name for p in outputs.values() if p.is_file()),
+            },
+        )
         return report
 
     def add_tracking_outputs(self, path: Path, plan: FilePlan, outputs: dict[str, Path]) -> None:
@@ -609,11 +656,16 @@ class BatchPredictor:
             labels = np.empty((layout.size["Y"], layout.size["X"]), np.uint8)
             migrasome = np.empty_like(labels)  # its probability × 255, for the migrasomes' score
             source = layout.source(frame, plan.channels)
-            for y0, p in self.predictor.stream(source, size, self.progress.advance_tiles):
-                labels[y0 : y0 + p.shape[1]] = p.argmax(0)
-                migrasome[y0 : y0 + p.shape[1]] = np.round(p[MIGRASOME] * 255)
+            every_class = probs is not None  # else only the migrasomes' (for their score)
+            classes = range(len(self.predictor.meta.class_names)) if every_class else [MIGRASOME]
+            blocks = self.predictor.stream_labels(
+                source, size, self.progress.advance_tiles, classes
+            )
+            for y0, block, scaled in blocks:
+                labels[y0 : y0 + block.shape[0]] = block
+                migrasome[y0 : y0 + block.shape[0]] = scaled[MIGRASOME if every_class else 0]
                 if probs is not None:
-                    probs[i, :, y0 : y0 + p.shape[1]] = np.round(p * 255)
+                    probs[i, :, y0 : y0 + block.shape[0]] = scaled
             rows = layout.source(frame, every_channel).rows
             postprocess = self.predictor.meta.postprocess
             cell_ids = cell_map(labels, size)

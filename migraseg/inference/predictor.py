@@ -11,17 +11,19 @@ whole-image processing: the strip logic only decides *when* a row is computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import torch
 from torch import nn
 
 from migraseg.inference.backends import OnnxModel, make_runner
+from migraseg.inference.device_tiling import label_blocks, stream_blended, to_input_grid
 from migraseg.inference.loading import choose_model_file, load_model
-from migraseg.inference.tiling import gaussian_weights, padded_size, tile_starts
+from migraseg.inference.tiling import padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import percentile_scaling, subsample_step
@@ -139,10 +141,11 @@ class Predictor:
             import time
 
             n = max(1, self.batch_size)
-            batch = np.zeros((n, self.meta.in_channels, self.tile_size, self.tile_size), np.float32)
+            shape = (n, self.meta.in_channels, self.tile_size, self.tile_size)
+            batch = torch.zeros(shape, device=self.runner.device)
             self.runner(batch[:1])
             start = time.perf_counter()
-            self.runner(batch)
+            self.runner(batch).cpu()  # waits for the device
             self._seconds_per_tile = (time.perf_counter() - start) / n
         return self._seconds_per_tile
 
@@ -151,8 +154,9 @@ class Predictor:
         model_rows: Callable[[int, int], np.ndarray],
         shape: tuple[int, int],
         on_tiles: Callable[[int], None] | None = None,
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        """Blended probabilities of a normalised image on the model's grid, in row blocks.
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """Blended probabilities of a normalised image on the model's grid, in row blocks, on
+        the runner's device (:func:`~migraseg.inference.device_tiling.stream_blended`).
 
         Args:
             model_rows: ``(y0, y1) -> (C, y1 - y0, X)`` float32 normalised rows; ``y1`` may pass
@@ -161,43 +165,18 @@ class Predictor:
             on_tiles: called with the number of tiles after each row of tiles.
 
         Yields:
-            ``(y0, probs)`` with probs (K, h, X) float32 for rows ``[y0, y0 + h)``, in order.
+            ``(y0, probs)`` with probs (K, h, X) float32 tensors for rows ``[y0, y0 + h)``.
         """
-        height, width = shape
         tile, ys, xs = self._tile_grid(shape)
-        ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
-        pad_mode = "reflect" if min(height, width) > max(ph, pw) else "edge"
-        weights = gaussian_weights(*tile)
         n_classes = len(self.meta.class_names)
-        acc = np.zeros((n_classes, 0, width + pw), np.float32)
-        norm = np.zeros((0, width + pw), np.float32)
-        base = 0
-        for i, y in enumerate(ys):
-            grow = y + tile[0] - base - acc.shape[1]
-            if grow > 0:
-                acc = np.pad(acc, ((0, 0), (0, grow), (0, 0)))
-                norm = np.pad(norm, ((0, grow), (0, 0)))
-            strip = model_rows(y, min(y + tile[0], height))
-            if ph or pw:
-                strip = np.pad(strip, ((0, 0), (0, tile[0] - strip.shape[1]), (0, pw)), pad_mode)
-            for j in range(0, len(xs), self.batch_size):
-                starts = xs[j : j + self.batch_size]
-                batch = np.stack([strip[:, :, x : x + tile[1]] for x in starts])
-                for x, probs in zip(starts, self.runner(batch), strict=True):
-                    acc[:, y - base : y - base + tile[0], x : x + tile[1]] += probs * weights
-                    norm[y - base : y - base + tile[0], x : x + tile[1]] += weights
-            if on_tiles:
-                on_tiles(len(xs))
-            done = (ys[i + 1] if i + 1 < len(ys) else height + ph) - base
-            rows = min(done, height - base)
-            if rows > 0:
-                yield base, acc[:, :rows, :width] / norm[:rows, :width]
-            acc, norm, base = acc[:, done:].copy(), norm[done:].copy(), base + done
+        return stream_blended(
+            self.runner, model_rows, shape, tile, (ys, xs), n_classes, self.batch_size, on_tiles
+        )
 
     def sliding_window(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (K, Y, X) float32 of a normalised image (C, Y, X) at the model's grid."""
         blocks = self.stream_model_grid(lambda y0, y1: image[:, y0:y1], image.shape[1:])
-        return np.concatenate([probs for _, probs in blocks], axis=1)
+        return np.concatenate([probs.cpu().numpy() for _, probs in blocks], axis=1)
 
     # --- the input's grid -----------------------------------------------------------------
     def model_input(
@@ -241,45 +220,40 @@ class Predictor:
         source: RowSource,
         pixel_size_um: float,
         on_tiles: Callable[[int], None] | None = None,
-    ) -> Iterator[tuple[int, np.ndarray]]:
+    ) -> Iterator[tuple[int, torch.Tensor]]:
         """Class probabilities of a raw image on its own grid, in row blocks.
 
         The image is normalised and rescaled to the model's pixel size (:meth:`model_input`),
-        predicted tile by tile, and the probabilities are resized back to the input's grid.
+        predicted tile by tile, and the probabilities are resized back to the input's grid on
+        the runner's device.
 
         Yields:
-            ``(y0, probs)`` with probs (K, h, X) float32 for input rows ``[y0, y0 + h)``.
+            ``(y0, probs)`` with probs (K, h, X) float32 tensors (on the runner's device) for
+            input rows ``[y0, y0 + h)``.
         """
         model_rows, grid = self.model_input(source, pixel_size_um)
-        height, width = source.shape
-        back = [
-            LinearResampler.create(m, n, anti_alias=False)
-            for n, m in zip(source.shape, grid, strict=True)
-        ]
         blocks = self.stream_model_grid(model_rows, grid, on_tiles)
-        if grid == (height, width):
-            yield from blocks
-            return
-        buffer, buffer_y0, next_row = None, 0, 0
-        for y0, block in blocks:
-            if buffer is None:
-                buffer, buffer_y0 = block, y0
-            else:
-                buffer = np.concatenate([buffer, block], axis=1)
-            end = y0 + block.shape[1]
-            ready = height if end == grid[0] else back[0].outputs_ready(end)
-            if ready > next_row:
-                rows = back[0].apply(buffer, 1, next_row, ready, buffer_y0)
-                yield next_row, back[1].apply(rows, 2, 0, width, 0)
-                next_row = ready
-                if next_row < height:
-                    keep = min(int(back[0].lo[next_row]) - buffer_y0, buffer.shape[1])
-                    buffer, buffer_y0 = buffer[:, keep:], buffer_y0 + keep
+        return to_input_grid(blocks, grid, source.shape)
+
+    def stream_labels(
+        self,
+        source: RowSource,
+        pixel_size_um: float,
+        on_tiles: Callable[[int], None] | None = None,
+        classes: Sequence[int] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """uint8 labels (h, X) of a raw image in row blocks and the uint8 probabilities × 255 of
+        ``classes`` (len(classes), h, X): all that leaves the device.
+
+        Yields:
+            ``(y0, labels, probs)`` for input rows ``[y0, y0 + h)``.
+        """
+        return label_blocks(self.stream(source, pixel_size_um, on_tiles), classes)
 
     def probabilities(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
         """Class probabilities (K, Y, X) float32 on the input's grid for a raw image (C, Y, X)."""
         blocks = self.stream(ArraySource(image), pixel_size_um)  # both check the shape
-        return np.concatenate([probs for _, probs in blocks], axis=1)
+        return np.concatenate([probs.cpu().numpy() for _, probs in blocks], axis=1)
 
     def predict(self, image: np.ndarray, pixel_size_um: float) -> Prediction:
         """Labels, migrasome instances and probabilities of a raw image (C, Y, X)."""

@@ -83,10 +83,11 @@ def segment_frames(
     result = Segmentation(labels)
     counted: list[int] = []
     for t, plane in enumerate(frames):
-        for y0, probs in predictor.stream(
+        blocks = predictor.stream_labels(
             ArraySource(plane[channels]), pixel_size_um, counted.append
-        ):
-            labels[t, y0 : y0 + probs.shape[1]] = probs.argmax(0)
+        )
+        for y0, block, _ in blocks:
+            labels[t, y0 : y0 + block.shape[0]] = block
             done = t * per_frame + sum(counted)
             yield Progress(done, total, t)
         counted.clear()
