@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from migraseg.constants import IGNORE_LABEL, SITES
 from migraseg.data.contract import load_dataset
+from migraseg.export import export_torchscript
 from migraseg.inference.loading import ModelLoadError
 from migraseg.io import read_image
 from migraseg.napari.dataset import add_to_training_set, dataset_stem, training_mask
@@ -27,8 +29,11 @@ from migraseg.napari.layouts import (
 from migraseg.napari.models import finetune_source, load_predictor
 from migraseg.napari.segment import POINT_COLUMNS, segment_frames
 from migraseg.publish.bioimageio import WithSoftmax
+from migraseg.synth.generator import make_sample
 
 from .napari_support import PIXEL_UM, simulated, tiny_model, tiny_net
+from .test_predict_files import ORACLE_META, ClassBands
+from .test_synth_timelapse import LAPSE
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,29 @@ def test_segmenting_a_time_lapse_reports_progress_and_measures_every_frame(model
     assert np.array_equal(result.labels[1], reference)
     for row in result.rows:
         assert set(row) == set(POINT_COLUMNS) and row["site"] in SITES
+
+
+def test_a_time_lapse_layer_is_tracked_like_migraseg_predict_tracks_it(tmp_path):
+    """Tracks for napari: an oracle segments a simulated time-lapse exactly, so every
+    migrasome is found in every frame and linking must join them over time."""
+    sample = make_sample(LAPSE, seed=4, index=0)
+    meta = replace(ORACLE_META, pixel_size_um=sample.pixel_size_um)
+    predictor = load_predictor(export_torchscript(ClassBands(), meta, tmp_path / "oracle.pt"))
+    frames = (sample.mask * 1000.0).astype(np.float32)[:, None]  # (T, 1, Y, X)
+    steps = segment_frames(predictor, frames, [0], sample.pixel_size_um, timelapse=True)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            result = stop.value
+            break
+    true_ids = set(np.unique(sample.migrasome_ids)) - {0}
+    track_ids = {r["track_id"] for r in result.rows}
+    assert result.tracked() and "track_id" in result.properties()
+    assert 0 < len(track_ids) <= len(true_ids) < len(result.rows)  # linked over frames
+    tracks = result.tracks()
+    assert tracks.shape == (len(result.rows), 4) and (np.diff(tracks[:, 0]) >= 0).all()
+    assert set(tracks[:, 1]) <= set(range(len(frames)))
 
 
 def test_a_rescale_beyond_reason_is_refused_in_one_line(model_pt):

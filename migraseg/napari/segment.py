@@ -17,6 +17,8 @@ import numpy as np
 from migraseg.inference.predict_files import check_rescale
 from migraseg.inference.predictor import ArraySource, Predictor
 from migraseg.measure.frame import FrameMeasurements, measure_frame
+from migraseg.tracking.drift import DriftEstimator
+from migraseg.tracking.stack import track_stack
 
 POINT_COLUMNS = ("id", "frame", "x_px", "y_px", "x_um", "y_um", "diameter_um", "site", "cell")
 
@@ -35,11 +37,20 @@ class Segmentation:
     """Class ids per plane and one row per migrasome (:data:`POINT_COLUMNS`)."""
 
     labels: np.ndarray  # (frames, Y, X) uint8
-    rows: list[dict] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)  # with ``track_id`` when tracked
 
     def properties(self) -> dict[str, np.ndarray]:
         """The rows as napari Points properties (one array per column)."""
-        return {c: np.array([r[c] for r in self.rows]) for c in POINT_COLUMNS}
+        columns = [*POINT_COLUMNS, *(["track_id"] if self.tracked() else [])]
+        return {c: np.array([r[c] for r in self.rows]) for c in columns}
+
+    def tracked(self) -> bool:
+        return bool(self.rows) and "track_id" in self.rows[0]
+
+    def tracks(self) -> np.ndarray:
+        """napari Tracks data: one ``(track_id, t, y, x)`` row per migrasome (px)."""
+        rows = sorted(self.rows, key=lambda r: (r["track_id"], r["frame"]))
+        return np.array([[r["track_id"], r["frame"], r["y_px"], r["x_px"]] for r in rows], float)
 
 
 def point_rows(found: FrameMeasurements, frame: int, pixel_size_um: float, first_id: int) -> list:
@@ -65,9 +76,15 @@ def point_rows(found: FrameMeasurements, frame: int, pixel_size_um: float, first
 
 
 def segment_frames(
-    predictor: Predictor, frames: np.ndarray, channels: list[int], pixel_size_um: float
+    predictor: Predictor,
+    frames: np.ndarray,
+    channels: list[int],
+    pixel_size_um: float,
+    timelapse: bool = False,
 ) -> Generator[Progress, None, Segmentation]:
-    """Segment and measure every plane of ``frames`` (N, C, Y, X).
+    """Segment and measure every plane of ``frames`` (N, C, Y, X); with ``timelapse`` (the
+    planes are time points) also track the migrasomes as ``migraseg-predict`` does (drift
+    correction, linking with gap closing: :mod:`migraseg.tracking`), giving rows a ``track_id``.
 
     Raises:
         ValueError: a pixel size that would rescale the image more than
@@ -82,6 +99,8 @@ def segment_frames(
     labels = np.zeros((len(frames), height, width), np.uint8)
     result = Segmentation(labels)
     counted: list[int] = []
+    measured: list[tuple[int, None, FrameMeasurements]] = []
+    drift = DriftEstimator()
     for t, plane in enumerate(frames):
         blocks = predictor.stream_labels(
             ArraySource(plane[channels]), pixel_size_um, counted.append
@@ -97,6 +116,13 @@ def segment_frames(
             pixel_size_um,
             predictor.meta.postprocess,
         )
+        if timelapse:
+            found.stage_offset_px = drift.update(labels[t])
+        measured.append((t, None, found))
         result.rows += point_rows(found, t, pixel_size_um, len(result.rows) + 1)
         yield Progress((t + 1) * per_frame, total, t)
+    if timelapse and len(frames) > 1 and result.rows:
+        stacked = track_stack(measured, pixel_size_um, 1.0)
+        for row, track_id in zip(result.rows, stacked.track_id, strict=True):
+            row["track_id"] = int(track_id)
     return result

@@ -91,7 +91,9 @@ class SegmentWidget(QWidget):
     # --- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
         self.model_edit = QLineEdit()
-        self.model_edit.setPlaceholderText("model.pt, .pt2, .onnx, .ckpt or bioimage.io .zip")
+        self.model_edit.setPlaceholderText(
+            "model.pt, .pt2, .onnx, .ckpt, bioimage.io .zip, or confocal / tem"
+        )
         browse = QPushButton("…")
         browse.clicked.connect(self._browse_model)
         model_row = QHBoxLayout()
@@ -202,7 +204,10 @@ class SegmentWidget(QWidget):
         frames = to_frames(layer.data, axes)
         chosen = self.channel_spin.value()
         reload = self.predictor is None or self.model_path != model
-        self.worker = self._segment_worker(model if reload else None, frames, chosen, pixel)
+        timelapse = spatial_axes(axes) == "TYX"  # planes that are time points are tracked
+        self.worker = self._segment_worker(
+            model if reload else None, frames, chosen, pixel, timelapse
+        )
         self.worker.yielded.connect(self._progress)
         self.worker.returned.connect(lambda result: self._show(layer, axes, pixel, frames, *result))
         self.worker.errored.connect(lambda err: self.say(problem(err)))
@@ -214,12 +219,14 @@ class SegmentWidget(QWidget):
         self.worker.start()
 
     @thread_worker(start_thread=False, ignore_errors=True)
-    def _segment_worker(self, model: Path | None, frames: np.ndarray, chosen: int, pixel: float):
+    def _segment_worker(
+        self, model: Path | None, frames: np.ndarray, chosen: int, pixel: float, timelapse: bool
+    ):
         if model is not None:
             self.predictor, self.model_path = load_predictor(model), model
         meta = self.predictor.meta
         channels = pick_channels(frames.shape[1], meta.in_channels, chosen, meta.channel_names)
-        result = yield from segment_frames(self.predictor, frames, channels, pixel)
+        result = yield from segment_frames(self.predictor, frames, channels, pixel, timelapse)
         return channels, result
 
     def _progress(self, step) -> None:
@@ -254,7 +261,7 @@ class SegmentWidget(QWidget):
         labels = result.labels.reshape(*lead, *result.labels.shape[-2:])
         coords = [[*np.unravel_index(r["frame"], lead), r["y_px"], r["x_px"]] for r in result.rows]
         points = np.array(coords, float).reshape(-1, labels.ndim)
-        for name in (f"{layer.name} classes", f"{layer.name} migrasomes"):
+        for name in (f"{layer.name} classes", f"{layer.name} migrasomes", f"{layer.name} tracks"):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         labels_layer = self.viewer.add_labels(
@@ -266,6 +273,10 @@ class SegmentWidget(QWidget):
             translate=translate,
             **points_kwargs(f"{layer.name} migrasomes", scale, properties),
         )
+        if result.tracked():
+            self.viewer.add_tracks(
+                result.tracks(), name=f"{layer.name} tracks", scale=scale, translate=translate
+            )
         self.viewer.layers.selection.active = labels_layer
         self.last = Segmented(
             layer, axes, channels, pixel, frames, result.labels.copy(), labels_layer,
