@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import tifffile
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("migraseg", "configs", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
@@ -171,7 +172,8 @@ def test_cli_from_the_wheel_outside_the_clone(installed):
 
 
 def test_a_shipped_model_segments_straight_after_pip_install(installed):
-    """The biologist's first command: no training, no download, the model named like a path."""
+    """The biologist's first command: no training, no download, the model named like a path;
+    overlays, LUT labels, cell ids and the filterable columns come with it."""
     names = zipfile.ZipFile(installed["wheel"]).namelist()
     assert {"migraseg/pretrained/confocal.ckpt", "migraseg/pretrained/tem.ckpt"} <= set(names)
     bin_, cwd = installed["bin"], installed["cwd"]
@@ -181,7 +183,14 @@ def test_a_shipped_model_segments_straight_after_pip_install(installed):
         "--device", "cpu", "--quiet",
     )  # fmt: skip
     (labels,) = (cwd / "pred").glob("*_labels.tif")
-    assert (cwd / "pred" / "summary.csv").is_file() and labels.stat().st_size > 0
+    stem = labels.name.removesuffix("_labels.tif")
+    assert (cwd / "pred" / "summary.csv").is_file()
+    for suffix in ("_overlay.png", "_cells.tif", "_cells.csv"):
+        assert (cwd / "pred" / f"{stem}{suffix}").stat().st_size > 0
+    with tifffile.TiffFile(labels) as tif:
+        assert "LUTs" in tif.imagej_metadata  # Fiji shows the classes in colour
+    header = (cwd / "pred" / f"{stem}_migrasomes.csv").read_text().splitlines()[0].split(",")
+    assert {"score", "circularity", "area_px", "site", "x_um"} <= set(header)
 
 
 def test_editable_install_reads_the_clones_configs(tmp_path):
