@@ -35,6 +35,7 @@ from migraseg.inference.loading import (
     ModelLoadError,
     load_checkpoint_model,
     load_model,
+    model_path,
 )
 from migraseg.inference.settings import PredictSettings
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
@@ -61,13 +62,17 @@ class InitWeights:
 
 
 def load_init_weights(path: str | Path) -> InitWeights:
-    """Weights and metadata of a ``.ckpt`` or a TorchScript ``model.pt`` (traced modules keep
-    the parameter names of the network they were traced from). No optimizer state, no epoch.
+    """Weights and metadata of a ``.ckpt``, a TorchScript ``model.pt`` (traced modules keep
+    the parameter names of the network they were traced from) or a shipped model (``confocal``,
+    ``tem``). No optimizer state, no epoch.
 
     Raises:
         TrainingInputError: not a loadable migraseg model, or not one with migraseg's classes.
     """
-    path = Path(path)
+    try:
+        path = model_path(path)  # a shipped model's name too (init_from=confocal)
+    except ModelLoadError as err:
+        raise TrainingInputError(f"init_from: {err}") from err
     if path.suffix not in (".ckpt", *TORCHSCRIPT_SUFFIXES):
         raise TrainingInputError(
             f"init_from={path}: give a checkpoint (.ckpt) or a TorchScript model.pt "
