@@ -17,6 +17,7 @@ import motmetrics as mm
 import numpy as np
 import pandas as pd
 
+from migraseg.tracking.stack import StackTracks
 from migraseg.tracking.tracks import max_growth_rate
 
 MATCH_UM = 1.0  # a predicted centroid this close to a true one is the same migrasome
@@ -33,6 +34,28 @@ def truth_detections(truth: dict[str, Any]) -> pd.DataFrame:
         if m["area_px"]
     ]
     return pd.DataFrame(rows, columns=["frame", "id", "y_um", "x_um", "diameter_um"])
+
+
+def predicted_detections(stacked: StackTracks, pixel_size_um: float) -> pd.DataFrame:
+    """A tracked stack's migrasomes as :func:`tracking_scores` reads them: ``frame, track_id,
+    y_um, x_um, diameter_um``, centroids in µm from each frame's own top-left corner (as the
+    truth's, which moves with the stage)."""
+    found = stacked.detections
+    return pd.DataFrame(
+        {
+            "frame": found["frame"],
+            "track_id": found["track_id"],
+            "y_um": (found["y_px"] + 0.5) * pixel_size_um,
+            "x_um": (found["x_px"] + 0.5) * pixel_size_um,
+            "diameter_um": found["diameter_um"],
+        }
+    )
+
+
+def matched_ids(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[int, int]:
+    """The true id each predicted track covers most often (unmatched tracks are left out)."""
+    _, pairs = _accumulate(truth, predicted)
+    return {track: counts.most_common(1)[0][0] for track, counts in pairs.items()}
 
 
 def _accumulate(truth: pd.DataFrame, predicted: pd.DataFrame) -> tuple[Any, dict[int, Counter]]:
