@@ -21,6 +21,9 @@ from migraseg.tracking.stack import StackTracks
 from migraseg.tracking.tracks import max_growth_rate
 
 MATCH_UM = 1.0  # a predicted centroid this close to a true one is the same migrasome
+# a true migrasome growing slower than this has plateaued (its rate is rasterization jitter):
+# a relative error against it is meaningless, so it is left out of the growth-rate error
+MIN_GROWTH_UM_PER_MIN = 0.01
 
 
 def truth_detections(truth: dict[str, Any]) -> pd.DataFrame:
@@ -91,7 +94,7 @@ def _track_errors(
             max_growth_rate(t["frame"].to_numpy() * interval_min, t["diameter_um"].to_numpy())
             for t in (mine, theirs)
         ]
-        if np.isfinite(rates).all() and rates[1] > 0:
+        if np.isfinite(rates).all() and rates[1] > MIN_GROWTH_UM_PER_MIN:
             growth.append(abs(rates[0] - rates[1]) / rates[1])
         if first_seen[true_id] > 0:
             nucleation.append(abs(int(mine["frame"].iloc[0]) - int(first_seen[true_id])))
