@@ -184,3 +184,13 @@ def test_tracking_scores_count_switches_and_late_births():
     scores = tracking_scores([(truth, missed, 2.0)])
     assert scores["id_switches"] == 2 and scores["idf1"] < 0.8
     assert scores["nucleation_error_frames_median"] == 1
+
+
+def test_growth_error_leaves_out_true_migrasomes_that_do_not_grow():
+    plateau = pd.DataFrame(
+        [(t, 1, 0.0, 0.0, 1.0 + 1e-12 * t) for t in range(4)],
+        columns=["frame", "id", "y_um", "x_um", "diameter_um"],
+    )
+    jittery = plateau.rename(columns={"id": "track_id"}).assign(diameter_um=[1.0, 1.02, 1.0, 1.03])
+    scores = tracking_scores([(plateau, jittery, 2.0)])
+    assert scores["n_growth_tracks"] == 0 and np.isnan(scores["growth_rate_rel_error_median"])
