@@ -98,7 +98,8 @@ def growth_comparison(result: SetResult, path: Path) -> Path:
     truth = first.truth[stack]
     fig = Figure(figsize=(4 * (1 + len(models)), 3.6))
     axes = fig.subplots(1, 1 + len(models), sharex=True, sharey=True, squeeze=False)[0]
-    colours = {tid: f"C{i % 10}" for i, tid in enumerate(sorted(truth["id"].unique()))}
+    palette = [f"C{i}" for i in range(10) if i != 7]  # C7 is the grey of unmatched tracks
+    colours = {t: palette[i % len(palette)] for i, t in enumerate(sorted(truth["id"].unique()))}
 
     def draw(ax, table: pd.DataFrame, key: str, colour_of: dict[int, int] | None) -> None:
         for tid, track in table.sort_values("frame").groupby(key):
