@@ -125,15 +125,21 @@ def tracking_blocks(result: SetResult, figures: Path) -> list[Block]:
     if result.lapse is None or not any(m.tracking for m in result.models.values()):
         return []
     frames = result.lapse.n_frames
+    lengths = f"{min(frames)}" if min(frames) == max(frames) else f"{min(frames)}–{max(frames)}"
     intervals = sorted({t["frame_interval_min"] for t in result.lapse.truths.values()})
+    spacing = (
+        f"{intervals[0]:.3g} min apart"
+        if len(intervals) == 1
+        else f"{intervals[0]:.2g}–{intervals[-1]:.2g} min apart (each stack its own)"
+    )
     intro = (
-        f"{len(frames)} time-lapse stacks of {min(frames)}–{max(frames)} frames, "
-        f"{', '.join(f'{i:g}' for i in intervals)} min apart. Each model's predicted frames are "
-        "measured, stage drift removed and migrasomes linked over frames exactly as "
-        "migraseg-predict tracks a movie (docs/timelapse.md); in each frame, predicted and true "
-        f"migrasomes are matched by centroid within {MATCH_UM:g} µm (motmetrics), and the "
-        "truth's ids say which links are right. The figure shows one stack: the true diameters "
-        "against time, and each model's tracks coloured as the true migrasome they follow."
+        f"{len(frames)} time-lapse stacks of {lengths} frames, {spacing}. Each model's "
+        "predicted frames are measured, stage drift removed and migrasomes linked over frames "
+        "exactly as migraseg-predict tracks a movie (docs/timelapse.md); in each frame, "
+        f"predicted and true migrasomes are matched by centroid within {MATCH_UM:g} µm "
+        "(motmetrics), and the truth's ids say which links are right. The figure shows one "
+        "stack: the true diameters against time, and each model's tracks coloured as the true "
+        "migrasome they follow."
     )
     path = figures / f"{slug(result.eval_set.name)}_growth.png"
     return [
