@@ -6,14 +6,17 @@ network of test_predict_files on images that encode the masks; with perfect segm
 tracker (drift correction and linking) must give every migrasome its own track.
 """
 
+import io
 import json
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from migraseg.cli.evaluate import sets_from_config
 from migraseg.data.contract import load_dataset
 from migraseg.evaluation.pipeline import run_evaluation
+from migraseg.evaluation.render import print_metrics
 from migraseg.evaluation.sets import ensure_synthesized
 from migraseg.export import export_torchscript
 from migraseg.io import read_image, write_tiff
@@ -71,6 +74,11 @@ def test_a_time_lapse_set_is_tracked_scored_and_reported(lapse_set, tmp_path):
     assert "figures/synthetic_timelapse_growth.png" in section
     assert (tmp_path / "out" / "figures" / "synthetic_timelapse_growth.png").stat().st_size > 0
     assert "Tracking" in (tmp_path / "out" / "report.html").read_text()
+    console = Console(file=io.StringIO(), width=300)
+    print_metrics(run.results, console)
+    assert (
+        "synthetic_timelapse tracking, oracle: IDF1 1.000, 0 ID switches" in console.file.getvalue()
+    )
 
 
 def test_still_image_sets_are_not_tracked(tiny_dataset, tmp_path):
