@@ -9,6 +9,7 @@ compared: a nucleation error is counted only for migrasomes that nucleate during
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from typing import Any
@@ -117,11 +118,18 @@ def tracking_scores(stacks: list[tuple[pd.DataFrame, pd.DataFrame, float]]) -> d
         growth += g
         nucleation += n
         links += int((truth.groupby("id").size() - 1).sum())
-    summary = (
-        mm.metrics.create()
-        .compute_many(accumulators, metrics=["idf1", "num_switches", "mota"], generate_overall=True)
-        .loc["OVERALL"]
-    )
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)  # motmetrics times its steps with logging.info on the root logger
+    try:
+        summary = (
+            mm.metrics.create()
+            .compute_many(
+                accumulators, metrics=["idf1", "num_switches", "mota"], generate_overall=True
+            )
+            .loc["OVERALL"]
+        )
+    finally:
+        logging.disable(previous)
     switches = int(summary["num_switches"])
     return {
         "idf1": float(summary["idf1"]),
