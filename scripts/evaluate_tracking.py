@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from migraseg.constants import MIGRASOME_POSTPROCESS
-from migraseg.evaluation.tracking import tracking_scores, truth_detections
+from migraseg.evaluation.tracking import predicted_detections, tracking_scores, truth_detections
 from migraseg.measure.frame import measure_frame
 from migraseg.synth.generator import make_sample
 from migraseg.synth.presets import load_preset
@@ -53,16 +53,7 @@ def track_true_masks(sample) -> tuple[StackTracks, pd.DataFrame, float, float]:
     start = time.perf_counter()
     stacked = track_stack(measured, px, interval)
     tracking += time.perf_counter() - start
-    found = stacked.detections
-    predicted = pd.DataFrame(
-        {
-            "frame": found["frame"],
-            "track_id": found["track_id"],
-            "y_um": (found["y_px"] + 0.5) * px,
-            "x_um": (found["x_px"] + 0.5) * px,
-            "diameter_um": found["diameter_um"],
-        }
-    )
+    predicted = predicted_detections(stacked, px)
     return stacked, predicted, measuring, tracking
 
 

@@ -51,7 +51,7 @@ def test_console_table_has_a_row_per_headline_metric_and_each_verdict():
     summary = SimpleNamespace(values={"migrasome.f1@0.5": 0.875, "migrasome.n_true": 12.0})
     result = SimpleNamespace(
         eval_set=SimpleNamespace(name="tiny/test"),
-        models={"unet": SimpleNamespace(summary=summary)},
+        models={"unet": SimpleNamespace(summary=summary, tracking=None)},
         verdict="unet is good enough",
     )
     console = Console(record=True, width=200)

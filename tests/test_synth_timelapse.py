@@ -135,3 +135,38 @@ def test_training_form_writes_frames_as_images_split_by_time_lapse(tmp_path):
     image, meta = read_image(tmp_path / "frames" / "images" / f"{stems['test'][0]}.tif")
     assert image_to_cyx(image, meta["axes"]).shape == (1, 128, 128)
     assert ensure_synthetic_dataset(tmp_path / "frames", recipe)  # cached: not simulated again
+
+
+def test_fates_and_frame_intervals_drawn_per_stack():
+    fated = replace(
+        LAPSE.timelapse,
+        frame_interval_range_min=(0.5, 5.0),
+        shrink_fraction=0.4,
+        rupture_fraction=0.3,
+        detach_fraction=0.3,
+        fate_delay_min=(0.0, 2.0),
+    )
+    samples = [make_sample(replace(LAPSE, timelapse=fated), seed=3, index=i) for i in range(3)]
+    intervals = [s.truth["frame_interval_min"] for s in samples]
+    assert all(0.5 <= i <= 5.0 for i in intervals) and len(set(intervals)) == 3
+    seen = set()
+    for sample in samples:
+        truth = sample.truth
+        assert [f["time_min"] for f in truth["frames"]] == [
+            t * truth["frame_interval_min"] for t in range(10)
+        ]
+        history: dict[int, list[dict]] = {}
+        for frame in truth["frames"]:
+            for m in frame["migrasomes"]:
+                history.setdefault(m["id"], []).append(m)
+        for key, fate in truth["fate"].items():
+            rows = history.get(int(key), [])
+            seen.add(fate)
+            if fate == "shrinks" and len(rows) > 1:
+                assert rows[-1]["diameter_um"] < max(r["diameter_um"] for r in rows)
+            if fate == "ruptures":
+                assert int(key) not in {m["id"] for m in truth["frames"][-1]["migrasomes"]}
+            if fate == "detaches" and rows:
+                assert rows[-1]["site"] == "detached"
+                assert (rows[-1]["x_um"], rows[-1]["y_um"]) != (rows[0]["x_um"], rows[0]["y_um"])
+    assert {"shrinks", "ruptures", "detaches"} <= seen

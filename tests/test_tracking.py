@@ -5,6 +5,7 @@ image, which is the simulated mask × 1000 counts), so the segmentation is the t
 error left is the tracker's.
 """
 
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -13,12 +14,20 @@ import pytest
 import roifile
 import tifffile
 
-from migraseg.evaluation.tracking import tracking_scores
+from migraseg.constants import MIGRASOME_POSTPROCESS as POST
+from migraseg.evaluation.tracking import (
+    matched_ids,
+    predicted_detections,
+    tracking_scores,
+    truth_detections,
+)
 from migraseg.export import export_torchscript
+from migraseg.measure.frame import measure_frame
 from migraseg.measure.tables import read_csv
 from migraseg.synth.generator import make_sample
 from migraseg.tracking.drift import DriftEstimator
 from migraseg.tracking.link import MIGRASOME_LINKS, link
+from migraseg.tracking.stack import track_stack
 from migraseg.tracking.tracks import fate, max_growth_rate
 
 from .test_predict_files import ORACLE_META, PIXEL_SIZE, ClassBands, as_image, run, write_imagej
@@ -184,3 +193,36 @@ def test_tracking_scores_count_switches_and_late_births():
     scores = tracking_scores([(truth, missed, 2.0)])
     assert scores["id_switches"] == 2 and scores["idf1"] < 0.8
     assert scores["nucleation_error_frames_median"] == 1
+
+
+def test_growth_error_leaves_out_true_migrasomes_that_do_not_grow():
+    plateau = pd.DataFrame(
+        [(t, 1, 0.0, 0.0, 1.0 + 1e-12 * t) for t in range(4)],
+        columns=["frame", "id", "y_um", "x_um", "diameter_um"],
+    )
+    jittery = plateau.rename(columns={"id": "track_id"}).assign(diameter_um=[1.0, 1.02, 1.0, 1.03])
+    scores = tracking_scores([(plateau, jittery, 2.0)])
+    assert scores["n_growth_tracks"] == 0 and np.isnan(scores["growth_rate_rel_error_median"])
+
+
+def test_simulated_fates_show_in_the_tracks_fate_column():
+    """Migrasomes that rupture end as ``vanished`` tracks, those that shrink as ``shrank``."""
+    fated = replace(
+        LAPSE.timelapse,
+        shrink_fraction=0.5,
+        rupture_fraction=0.5,
+        fate_delay_min=(0.0, 2.0),
+        shrink_time_min=(2.0, 4.0),
+    )
+    sample = make_sample(replace(LAPSE, preset="timelapse", timelapse=fated), seed=2, index=0)
+    px = sample.pixel_size_um
+    measured = [
+        (t, None, measure_frame(labels, lambda a, b, t=t: sample.image[t][:, a:b], px, POST))
+        for t, labels in enumerate(sample.mask)
+    ]
+    stacked = track_stack(measured, px, INTERVAL)
+    matched = matched_ids(truth_detections(sample.truth), predicted_detections(stacked, px))
+    tracked = {row["track_id"]: row["fate"] for row in stacked.tracks}
+    pairs = Counter((sample.truth["fate"][str(m)], tracked[t]) for t, m in matched.items())
+    assert pairs[("ruptures", "vanished")] >= 2 and pairs[("shrinks", "shrank")] >= 2, pairs
+    assert pairs[("ruptures", "persists")] == 0, pairs

@@ -112,7 +112,11 @@ def write_synthetic_dataset(
     if config.timelapse.n_frames > 1:
         info["time_lapse"] = {
             "n_frames": config.timelapse.n_frames,
-            "frame_interval_min": config.timelapse.frame_interval_min,
+            "frame_interval_min": (  # drawn per stack: the range (each stack's in its truth)
+                list(config.timelapse.frame_interval_range_min)
+                if config.timelapse.frame_interval_range_min[1] > 0
+                else config.timelapse.frame_interval_min
+            ),
         }
     write_dataset_yaml(out, {**info, **synthesis_record(n, seed, config, frames)})
     return out

@@ -19,6 +19,7 @@ import numpy as np
 from rich.progress import track
 
 from migraseg import __version__
+from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.data.contract import image_to_cyx
 from migraseg.data.truth import read_truth
 from migraseg.evaluation.results import Extremes, ModelResult, SetResult
@@ -31,6 +32,7 @@ from migraseg.evaluation.scoring import (
 from migraseg.evaluation.sets import EvalSet, is_simulated, open_set
 from migraseg.evaluation.sources import CLASSICAL, PredictionSource
 from migraseg.evaluation.summary import paired_difference, summarize
+from migraseg.evaluation.timelapse import StackTracker, find_lapse
 from migraseg.evaluation.verdict import VerdictThresholds, set_verdict
 from migraseg.io import read_image
 from migraseg.metrics.bootstrap import bootstrap_weights
@@ -57,8 +59,17 @@ class EvaluationSettings:
 def evaluate_set(
     sources: dict[str, PredictionSource], eval_set: EvalSet, settings: EvaluationSettings
 ) -> SetResult:
-    """Score every model on every image of one set."""
+    """Score every model on every image of one set; a time-lapse set's frames are also tracked
+    stack by stack (:mod:`migraseg.evaluation.timelapse`)."""
     spec, records = open_set(eval_set)
+    lapse = find_lapse(eval_set.root, records)
+    trackers: dict[str, StackTracker] = {}
+    if lapse is not None:
+        records = lapse.ordered()
+        trackers = {
+            name: StackTracker(lapse, source.describe().get("postprocess") or MIGRASOME_POSTPROCESS)
+            for name, source in sources.items()
+        }
     needs_image = any(s.needs_image for s in sources.values())
     rows: dict[str, list[ImageRecord]] = {name: [] for name in sources}
     seconds = dict.fromkeys(sources, 0.0)
@@ -85,12 +96,16 @@ def evaluate_set(
             rows[name].append(row)
             if settings.keep_extremes:
                 extremes[name].offer(record.stem, image_quality(row), pred)
+            if name in trackers:
+                trackers[name].add(record, pred.labels, image)
     weights = bootstrap_weights(len(records), settings.n_bootstrap, settings.bootstrap_seed)
     models = {}
     for name in sources:
         summary = summarize(rows[name], weights, settings.scoring.size_bin_edges_um)
-        models[name] = ModelResult(rows[name], summary, seconds[name], extremes[name])
+        tracking = trackers[name].finish() if name in trackers else None
+        models[name] = ModelResult(rows[name], summary, seconds[name], extremes[name], tracking)
     result = SetResult(eval_set, spec, records, models, simulated=is_simulated(eval_set.root))
+    result.lapse = lapse
     reference = settings.reference if settings.reference in models else None
     if reference is None and len(models) > 1:
         reference = next(iter(models))

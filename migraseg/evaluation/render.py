@@ -141,3 +141,19 @@ def print_metrics(results: list[SetResult], console: Console | None = None) -> N
     console.print(metrics_table(results))
     for r in results:
         console.print(f"[bold]{r.eval_set.name}[/bold]: {r.verdict}")
+        for name, model in r.models.items():
+            if model.tracking is not None:
+                line = tracking_line(model.tracking.scores)
+                console.print(f"[bold]{r.eval_set.name}[/bold] tracking, {name}: {line}")
+
+
+def tracking_line(scores: dict[str, float]) -> str:
+    """A model's tracking scores in one line (docs/timelapse.md defines them)."""
+    nucleation = scores["nucleation_error_frames_median"]
+    frames = f"{nucleation:.1f}" if nucleation == nucleation else "–"
+    return (
+        f"IDF1 {format_cell(scores['idf1'])}, {scores['id_switches']} ID switches of "
+        f"{scores['true_links']} links, growth-rate error "
+        f"{format_cell(scores['growth_rate_rel_error_median'], 'rel_err')}, nucleation error "
+        f"{frames} frames (medians)"
+    )

@@ -29,6 +29,7 @@ from migraseg.evaluation.render import (
 from migraseg.evaluation.results import SetResult
 from migraseg.evaluation.runs import run_folder, run_info
 from migraseg.evaluation.summary import HEADLINE_KEYS, LOWER_IS_BETTER
+from migraseg.evaluation.tracking_report import tracking_blocks
 from migraseg.evaluation.verdict import VerdictThresholds
 from migraseg.utils.files import write_text_atomic
 
@@ -371,6 +372,7 @@ def set_blocks(result: SetResult, figures: Path) -> list[Block]:
         ("img", count_scatter(result, figures / f"{tag}_counts.png")),
         ("img", diameter_plots(result, figures / f"{tag}_diameters.png")),
         ("img", size_precision_recall(result, figures / f"{tag}_size_pr.png")),
+        *tracking_blocks(result, figures),
         ("h3", "Best and worst images"),
     ]
     for model_name, model in result.models.items():

@@ -5,13 +5,16 @@ are made."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migraseg.data.contract import DatasetSpec, SampleRecord
 from migraseg.evaluation.scoring import ImageRecord
 from migraseg.evaluation.sets import EvalSet
 from migraseg.evaluation.sources import Segmentation
 from migraseg.evaluation.summary import SetSummary
+
+if TYPE_CHECKING:
+    from migraseg.evaluation.timelapse import Lapse, TrackingResult
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ModelResult:
     summary: SetSummary
     seconds: float
     extremes: Extremes = field(default_factory=Extremes)
+    tracking: TrackingResult | None = None  # time-lapse sets only
 
 
 @dataclass
@@ -62,8 +66,16 @@ class SetResult:
     comparison: dict[str, dict[str, Any]] = field(default_factory=dict)
     verdict: str = ""
     simulated: bool = False  # the set was written by migraseg's simulator
+    lapse: Lapse | None = None  # the stacks of a time-lapse set
 
     def to_dict(self) -> dict[str, Any]:
+        lapse = {}
+        if self.lapse is not None:
+            lapse["time_lapse"] = {
+                "n_stacks": len(self.lapse.stacks),
+                "n_frames": self.lapse.n_frames,
+                "frame_interval_min": [t["frame_interval_min"] for t in self.lapse.truths.values()],
+            }
         return {
             "dataset": self.spec.name,
             "root": str(self.eval_set.root),
@@ -71,6 +83,7 @@ class SetResult:
             "n_images": len(self.records),
             "pixel_size_um": sorted({r.pixel_size_um for r in self.records}),
             "simulated": self.simulated,
+            **lapse,
             "verdict": self.verdict,
             "reference": self.reference,
             "comparison": self.comparison,
@@ -78,6 +91,7 @@ class SetResult:
                 name: {
                     **result.summary.to_dict(),
                     "seconds": round(result.seconds, 2),
+                    **({"tracking": result.tracking.scores} if result.tracking else {}),
                     "per_image": [row.to_dict() for row in result.rows],
                 }
                 for name, result in self.models.items()

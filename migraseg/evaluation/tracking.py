@@ -9,6 +9,7 @@ compared: a nucleation error is counted only for migrasomes that nucleate during
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from typing import Any
@@ -17,9 +18,13 @@ import motmetrics as mm
 import numpy as np
 import pandas as pd
 
+from migraseg.tracking.stack import StackTracks
 from migraseg.tracking.tracks import max_growth_rate
 
 MATCH_UM = 1.0  # a predicted centroid this close to a true one is the same migrasome
+# a true migrasome growing slower than this has plateaued (its rate is rasterization jitter):
+# a relative error against it is meaningless, so it is left out of the growth-rate error
+MIN_GROWTH_UM_PER_MIN = 0.01
 
 
 def truth_detections(truth: dict[str, Any]) -> pd.DataFrame:
@@ -33,6 +38,28 @@ def truth_detections(truth: dict[str, Any]) -> pd.DataFrame:
         if m["area_px"]
     ]
     return pd.DataFrame(rows, columns=["frame", "id", "y_um", "x_um", "diameter_um"])
+
+
+def predicted_detections(stacked: StackTracks, pixel_size_um: float) -> pd.DataFrame:
+    """A tracked stack's migrasomes as :func:`tracking_scores` reads them: ``frame, track_id,
+    y_um, x_um, diameter_um``, centroids in µm from each frame's own top-left corner (as the
+    truth's, which moves with the stage)."""
+    found = stacked.detections
+    return pd.DataFrame(
+        {
+            "frame": found["frame"],
+            "track_id": found["track_id"],
+            "y_um": (found["y_px"] + 0.5) * pixel_size_um,
+            "x_um": (found["x_px"] + 0.5) * pixel_size_um,
+            "diameter_um": found["diameter_um"],
+        }
+    )
+
+
+def matched_ids(truth: pd.DataFrame, predicted: pd.DataFrame) -> dict[int, int]:
+    """The true id each predicted track covers most often (unmatched tracks are left out)."""
+    _, pairs = _accumulate(truth, predicted)
+    return {track: counts.most_common(1)[0][0] for track, counts in pairs.items()}
 
 
 def _accumulate(truth: pd.DataFrame, predicted: pd.DataFrame) -> tuple[Any, dict[int, Counter]]:
@@ -68,7 +95,7 @@ def _track_errors(
             max_growth_rate(t["frame"].to_numpy() * interval_min, t["diameter_um"].to_numpy())
             for t in (mine, theirs)
         ]
-        if np.isfinite(rates).all() and rates[1] > 0:
+        if np.isfinite(rates).all() and rates[1] > MIN_GROWTH_UM_PER_MIN:
             growth.append(abs(rates[0] - rates[1]) / rates[1])
         if first_seen[true_id] > 0:
             nucleation.append(abs(int(mine["frame"].iloc[0]) - int(first_seen[true_id])))
@@ -91,11 +118,18 @@ def tracking_scores(stacks: list[tuple[pd.DataFrame, pd.DataFrame, float]]) -> d
         growth += g
         nucleation += n
         links += int((truth.groupby("id").size() - 1).sum())
-    summary = (
-        mm.metrics.create()
-        .compute_many(accumulators, metrics=["idf1", "num_switches", "mota"], generate_overall=True)
-        .loc["OVERALL"]
-    )
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)  # motmetrics times its steps with logging.info on the root logger
+    try:
+        summary = (
+            mm.metrics.create()
+            .compute_many(
+                accumulators, metrics=["idf1", "num_switches", "mota"], generate_overall=True
+            )
+            .loc["OVERALL"]
+        )
+    finally:
+        logging.disable(previous)
     switches = int(summary["num_switches"])
     return {
         "idf1": float(summary["idf1"]),

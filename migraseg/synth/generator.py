@@ -131,13 +131,20 @@ def _truth(
         **per_frame[-1],
     }
     if timeline is not None:
-        truth["frame_interval_min"] = config.timelapse.frame_interval_min
+        interval = timeline.p.frame_interval_min  # the stack's own, when drawn per stack
+        truth["frame_interval_min"] = interval
         truth["nucleation_min"] = {
             str(k): v if np.isfinite(v) else None for k, v in timeline.nucleation_min.items()
         }
         truth["growth_min"] = {str(k): v for k, v in timeline.growth_min.items()}
-        truth["frames"] = [
-            {"t": t, "time_min": t * config.timelapse.frame_interval_min, **f}
-            for t, f in enumerate(per_frame)
-        ]
+        if timeline.fates:  # what happens within the movie to each migrasome once grown
+            end = (len(frames) - 1) * interval
+            truth["fate"] = {
+                str(m.id): timeline.fates[m.id]
+                if timeline.fate_min.get(m.id, np.inf) <= end
+                else "persists"
+                for m in timeline.scene.migrasomes
+            }
+            truth["fate_min"] = {str(k): v for k, v in timeline.fate_min.items()}
+        truth["frames"] = [{"t": t, "time_min": t * interval, **f} for t, f in enumerate(per_frame)]
     return truth

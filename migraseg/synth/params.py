@@ -313,11 +313,33 @@ class TimelapseParams:
     initial_diameter_fraction: float = 0.3
     bleach_per_frame: Range = (0.0, 0.01)
     drift_um_per_frame: Range = (0.0, 0.0)  # stage drift per frame, in a slowly turning direction
+    # each stack draws its frame interval here (min; (0, 0): every stack uses frame_interval_min)
+    frame_interval_range_min: Range = (0.0, 0.0)
+    # fates once grown: shares of migrasomes that shrink, rupture (vanish at once) or detach
+    # (leave their fiber and drift off); the rest persist
+    shrink_fraction: float = 0.0
+    rupture_fraction: float = 0.0
+    detach_fraction: float = 0.0
+    fate_delay_min: Range = (2.0, 20.0)  # from reaching the maximal diameter to the fate
+    shrink_time_min: Range = (4.0, 12.0)  # to shrunk_diameter_fraction of the maximal diameter
+    shrunk_diameter_fraction: float = 0.4
+    detach_speed_um_per_min: Range = (0.02, 0.1)
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         if self.n_frames < 1:
             raise ValueError(f"TimelapseParams.n_frames must be >= 1, got {self.n_frames}")
+        shares = (self.shrink_fraction, self.rupture_fraction, self.detach_fraction)
+        if min(shares) < 0 or sum(shares) > 1:
+            raise ValueError(
+                "TimelapseParams: shrink_fraction, rupture_fraction and detach_fraction must be "
+                f">= 0 and sum to at most 1, got {shares}"
+            )
+        if self.frame_interval_range_min[1] > 0 and self.frame_interval_range_min[0] <= 0:
+            raise ValueError(
+                "TimelapseParams.frame_interval_range_min must be positive (or (0, 0)), got "
+                f"{self.frame_interval_range_min}"
+            )
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,16 @@ The final scene is the last frame. Going back in time, each cell sits further ba
 heading (it migrates at a constant speed); a fiber point exists once its cell's centre has passed
 it (fibers are laid down behind the cell, tip first); a migrasome's site exists once it lies
 behind and outside its cell, and the migrasome nucleates a little later, grows (diameter and
-marker intensity) and then stays at its maximal size. Ids never change between frames. With
-stage drift, the whole field moves with the stage (truth coordinates are each frame's own).
+marker intensity) and then stays at its maximal size, unless a fate is drawn for it: some time
+after reaching its maximal size it shrinks, ruptures (gone from one frame to the next) or
+detaches (leaves its fiber and drifts off slowly). Ids never change between frames. With stage
+drift, the whole field moves with the stage (truth coordinates are each frame's own). Each stack
+may draw its own frame interval.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,6 +37,10 @@ class Timeline:
     nucleation_min: dict[int, float]  # per migrasome id (inf: not within the movie)
     growth_min: dict[int, float]
     stage: np.ndarray | None = None  # (n_frames, 2) µm: stage drift, everything moves with it
+    fates: dict[int, str] = field(default_factory=dict)  # shrinks, ruptures, detaches; else none
+    fate_min: dict[int, float] = field(default_factory=dict)  # when the fate starts
+    shrink_min: dict[int, float] = field(default_factory=dict)
+    detach_um_per_min: dict[int, np.ndarray] = field(default_factory=dict)  # (2,) velocity
 
     def offset(self, cell: Cell, frame: int) -> np.ndarray:
         """Where the cell was relative to its final position, µm."""
@@ -65,7 +72,18 @@ class Timeline:
             if time < start:
                 continue
             g = float(growth_curve((time - start) / self.growth_min[m.id]))
-            migrasomes.append(replace(m, diameter_um=m.diameter_um * (f0 + (1 - f0) * g), growth=g))
+            grown = replace(m, diameter_um=m.diameter_um * (f0 + (1 - f0) * g), growth=g)
+            since = time - self.fate_min.get(m.id, np.inf)
+            fate = self.fates.get(m.id)
+            if since >= 0 and fate == "ruptures":
+                continue
+            if since >= 0 and fate == "shrinks":
+                lost = (1 - self.p.shrunk_diameter_fraction) * min(since / self.shrink_min[m.id], 1)
+                grown = replace(grown, diameter_um=grown.diameter_um * (1 - lost))
+            if since >= 0 and fate == "detaches":
+                moved = m.center + self.detach_um_per_min[m.id] * since
+                grown = replace(grown, center=moved, site="detached", fiber=None, cluster=None)
+            migrasomes.append(grown)
         distractors = [
             replace(d, center=d.center + offsets[d.cell]) if d.cell else d
             for d in self.scene.distractors
@@ -96,7 +114,10 @@ def _site_frame(timeline: Timeline, center: np.ndarray, diameter: float, cell: C
 
 
 def make_timeline(rng: np.random.Generator, scene: Scene, p: TimelapseParams) -> Timeline:
-    """Draw cell speeds and migrasome nucleation and growth times for a final scene."""
+    """Draw cell speeds and migrasome nucleation and growth times for a final scene (and, when
+    the parameters ask for them, the stack's frame interval and the migrasomes' fates)."""
+    if p.frame_interval_range_min[1] > 0:  # drawn first, only then: other stacks stay as they were
+        p = replace(p, frame_interval_min=float(rng.uniform(*p.frame_interval_range_min)))
     speeds = {c.id: float(rng.uniform(*p.cell_speed_um_per_min)) for c in scene.cells}
     timeline = Timeline(scene, p, speeds, {}, {})
     cells = {c.id: c for c in scene.cells}
@@ -109,7 +130,31 @@ def make_timeline(rng: np.random.Generator, scene: Scene, p: TimelapseParams) ->
         timeline.growth_min[m.id] = float(rng.uniform(*p.growth_time_min))
     if p.drift_um_per_frame[1] > 0:  # drawn last: stacks without drift stay as they were
         timeline.stage = stage_drift(rng, p)
+    if p.shrink_fraction + p.rupture_fraction + p.detach_fraction > 0:  # drawn last, as drift
+        draw_fates(rng, timeline)
     return timeline
+
+
+def draw_fates(rng: np.random.Generator, timeline: Timeline) -> None:
+    """A fate per migrasome (shrinks, ruptures, detaches or none: it persists), starting a
+    drawn delay after it reaches its maximal size, with how fast it shrinks or drifts off."""
+    p = timeline.p
+    shares = np.array([p.shrink_fraction, p.rupture_fraction, p.detach_fraction])
+    edges = np.cumsum(shares)
+    for m in timeline.scene.migrasomes:
+        pick = int(np.searchsorted(edges, rng.uniform(), side="right"))
+        delay = float(rng.uniform(*p.fate_delay_min))
+        if pick == len(shares):
+            continue
+        fate = ("shrinks", "ruptures", "detaches")[pick]
+        timeline.fates[m.id] = fate
+        timeline.fate_min[m.id] = timeline.nucleation_min[m.id] + timeline.growth_min[m.id] + delay
+        if fate == "shrinks":
+            timeline.shrink_min[m.id] = float(rng.uniform(*p.shrink_time_min))
+        if fate == "detaches":
+            speed = float(rng.uniform(*p.detach_speed_um_per_min))
+            angle = float(rng.uniform(0, 2 * np.pi))
+            timeline.detach_um_per_min[m.id] = speed * np.array([np.cos(angle), np.sin(angle)])
 
 
 def stage_drift(rng: np.random.Generator, p: TimelapseParams) -> np.ndarray:
