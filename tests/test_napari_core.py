@@ -4,8 +4,11 @@ set, the fine-tune command, bioimage.io packages, readers and writers."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import zipfile
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -190,3 +193,13 @@ def test_finetune_command_and_its_epoch_lines(model_pt, tmp_path):
     assert finetune_source(onnx) == model_pt  # the .pt beside an export
     with pytest.raises(ModelLoadError, match=r"starts from a \.pt or \.ckpt"):
         finetune_source(tmp_path / "package.zip")
+
+
+def test_the_installed_plugin_manifest_is_valid():
+    """What napari's plugin manager checks: the manifest registered by the entry point."""
+    npe2 = Path(sys.executable).with_name("npe2")
+    result = subprocess.run(
+        [npe2, "validate", "migraseg"], capture_output=True, text=True, cwd=Path.home()
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout
