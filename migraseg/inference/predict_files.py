@@ -52,6 +52,7 @@ from migraseg.inference.plates import (
     write_plate_summary,
 )
 from migraseg.inference.predictor import Predictor
+from migraseg.inference.prefetch import LoadedImage, Prefetcher
 from migraseg.inference.sharding import Shard, manifest_files, manifest_name, summary_name
 from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
 from migraseg.measure.cells import cell_map
@@ -98,6 +99,7 @@ class PredictOptions:
     force: bool = False  # run rescale factors beyond MAX_RESCALE
     strict: bool = False  # the model-fit warnings (modality_check) fail the file instead
     strip_pixels: int = STRIP_PIXELS
+    prefetch: bool = True  # read the next file during this one's inference (same outputs)
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that change what is written (compared before skipping a file)."""
@@ -509,21 +511,35 @@ class BatchPredictor:
     def predict_all(self, paths: list[Path], reports: list[FileReport]) -> None:
         """Predict each file in turn, appending its report (failures included) to ``reports``."""
         owners: dict[str, Path] = {}
-        for path in paths:
-            start = time.perf_counter()
-            stem = output_stem(path)
-            try:
-                if stem in owners:
-                    raise ValueError(f"its outputs {stem}_* would overwrite {owners[stem]}'s")
-                owners[stem] = path
-                report = self.predict_file(path)
-            except Exception as err:  # one bad file must not stop the batch
-                cause = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-                cause = " ".join(cause.removeprefix(f"{path}: ").split())
-                report = FileReport(path, "failed", f"{path}: {cause}")
-            report.seconds = time.perf_counter() - start
-            self.progress.end_file(report)
-            reports.append(report)
+        with Prefetcher(self.open_input) as prefetch:
+            for i, path in enumerate(paths):
+                loaded = prefetch.take(path)
+                if i + 1 < len(paths) and self.worth_reading(paths[i + 1]):
+                    prefetch.start(paths[i + 1])
+                self.predict_logged(path, loaded, owners, reports)
+
+    def predict_logged(
+        self,
+        path: Path,
+        loaded: LoadedImage | None,
+        owners: dict[str, Path],
+        reports: list[FileReport],
+    ) -> None:
+        """Predict one file of the loop, turning its failure into a report."""
+        start = time.perf_counter()
+        stem = output_stem(path)
+        try:
+            if stem in owners:
+                raise ValueError(f"its outputs {stem}_* would overwrite {owners[stem]}'s")
+            owners[stem] = path
+            report = self.predict_file(path, loaded)
+        except Exception as err:  # one bad file must not stop the batch
+            cause = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+            cause = " ".join(cause.removeprefix(f"{path}: ").split())
+            report = FileReport(path, "failed", f"{path}: {cause}")
+        report.seconds = time.perf_counter() - start
+        self.progress.end_file(report)
+        reports.append(report)
 
     def settings(self) -> dict[str, Any]:
         """Model and options of this run, as the manifest records them."""
@@ -551,7 +567,19 @@ class BatchPredictor:
             and all(p.is_file() for k, p in outputs.items() if k != "overlay")
         )
 
-    def predict_file(self, path: Path) -> FileReport:
+    def open_input(self, path: Path) -> LazyTiff | PlateImage:
+        """An input opened for reading part by part: a TIFF file or a plate's field."""
+        return PlateImage(path) if field_stem(path) else LazyTiff(path)
+
+    def worth_reading(self, path: Path) -> bool:
+        """Whether to read ``path`` ahead: prefetching is on and the file will not be skipped."""
+        if not self.options.prefetch:
+            return False
+        outputs = output_paths(path, self.out_dir, self.options.save_probs, self.options.overlay)
+        done = self.manifest is not None and self.is_done(path, outputs)
+        return self.options.overwrite or not done
+
+    def predict_file(self, path: Path, loaded: LoadedImage | None = None) -> FileReport:
         """Predict one file and write its outputs; raises on any problem with it."""
         if self.manifest is None:
             self.manifest = self.open_out_dir()
@@ -574,7 +602,7 @@ class BatchPredictor:
             remove_stale_temporaries(p)
         identity = input_identity(path)
         try:
-            with PlateImage(path) if field_stem(path) else LazyTiff(path) as tiff:
+            with loaded or self.open_input(path) as tiff:
                 plan = self.plan(tiff)
                 if plan.tracked:
                     self.add_tracking_outputs(path, plan, outputs)
@@ -656,7 +684,7 @@ class BatchPredictor:
             f"{self.predictor.runner.name}"
         )
 
-    def plan(self, tiff: LazyTiff | PlateImage) -> FilePlan:
+    def plan(self, tiff: LazyTiff | PlateImage | LoadedImage) -> FilePlan:
         """Axes, pixel size and channels of an open file, checked against the model."""
         options, meta = self.options, self.predictor.meta
         axes = options.axes or normalize_axes(tiff.axes, tiff.shape, meta.in_channels)
