@@ -109,8 +109,11 @@ def test_unreadable_field_fails_alone(oracle, truth, tmp_path):  # noqa: F811
     for chunk in chunks:
         if chunk.name != "zarr.json":
             chunk.write_bytes(b"not a chunk")
-    reports, _ = predict(oracle, [plate], tmp_path / "out")
-    assert [r.status for r in reports] == ["failed", "done", "done"]
+    (tmp_path / "image.zarr").mkdir()  # not a plate
+    reports, _ = predict(oracle, [tmp_path / "*.zarr"], tmp_path / "out")
+    assert [r.status for r in reports] == ["failed", "failed", "done", "done"]
+    assert "image.zarr: not an OME-Zarr plate" in reports[0].message
+    reports = reports[1:]
     assert "screen.zarr/A/1/0" in reports[0].message
     assert "cannot read pixel data" in reports[0].message
 

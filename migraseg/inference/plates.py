@@ -58,11 +58,9 @@ def attributes(path: Path) -> dict[str, Any] | None:
     return None if found is None else dict(found.root_attrs)
 
 
-def is_plate(path: Path) -> bool:
-    """Whether ``path`` is a ``*.zarr`` folder with plate metadata."""
-    if not (path.is_dir() and path.name.lower().endswith(".zarr")):
-        return False
-    return "plate" in (attributes(path) or {})
+def is_zarr(path: Path) -> bool:
+    """Whether ``path`` is a ``*.zarr`` folder (taken as a plate; no reading yet)."""
+    return path.name.lower().endswith(".zarr") and path.is_dir()
 
 
 def plate_name(path: Path) -> str:
@@ -113,11 +111,14 @@ def plate_fields(plate: Path) -> tuple[list[Path], list[str]]:
     missing well or unreadable field (those are left out; the rest goes on).
 
     Raises:
-        ValueError: ``plate`` has no plate metadata.
+        ValueError: ``plate`` has no plate metadata, or ome-zarr-py is missing.
     """
     wells = (attributes(plate) or {}).get("plate", {}).get("wells")
     if wells is None:
-        raise ValueError(f"{plate}: not an OME-Zarr plate (no plate metadata)")
+        raise ValueError(
+            "not an OME-Zarr plate (no plate metadata): migraseg-predict reads TIFF files and "
+            "OME-Zarr plates"
+        )
     fields: list[Path] = []
     warnings: list[str] = []
     for well in wells:

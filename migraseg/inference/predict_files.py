@@ -47,7 +47,7 @@ from migraseg.inference.plates import (
     field_keys,
     field_stem,
     input_name,
-    is_plate,
+    is_zarr,
     plate_fields,
     write_plate_summary,
 )
@@ -373,14 +373,10 @@ def expand_inputs(
             ours.update(json.loads(manifest_path.read_text(encoding="utf-8"))["outputs"])
     for item in items:
         explicit = False
-        if item.rstrip("/").lower().endswith(".zarr") and is_plate(Path(item)):
-            fields, problems_of_plate = plate_fields(Path(item))
-            for problem in problems_of_plate:
-                warn(problem)
-            paths.extend(fields)
-            continue
-        if Path(item).is_dir():
-            found = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
+        if Path(item).is_dir() and not is_zarr(Path(item)):
+            found = sorted(
+                p for p in Path(item).iterdir() if p.suffix.lower() in TIFF_SUFFIXES or is_zarr(p)
+            )
         elif os.path.lexists(item):
             found, explicit = [Path(item)], True
         else:
@@ -388,6 +384,16 @@ def expand_inputs(
         if not found:
             problems.append(FileReport(Path(item), "failed", f"{item}: no such file or folder"))
         for p in found:
+            if is_zarr(p):
+                try:
+                    fields, notes = plate_fields(p)
+                except ValueError as err:
+                    problems.append(FileReport(p, "failed", f"{p}: {err}"))
+                    continue
+                for note in notes:
+                    warn(note)
+                paths.extend(fields)
+                continue
             problem = not_a_regular_file(p)
             if problem:
                 problems.append(FileReport(p, "failed", f"{p}: {problem}"))
