@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from migraseg.inference.plates import PLATE_COLUMNS, attributes
+from migraseg.inference.plates import PLATE_COLUMNS, attributes, field_stem
 from migraseg.inference.predict_files import BatchPredictor, PredictOptions, expand_inputs
 from migraseg.inference.predictor import Predictor
 from migraseg.io import read_image
@@ -122,3 +122,9 @@ def test_without_ome_zarr_the_error_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "ome_zarr.io", None)
     with pytest.raises(ValueError, match=r"migraseg\[plates\]"):
         attributes(tmp_path)
+
+
+def test_field_stems_come_from_the_path():
+    assert field_stem(Path("/data/screen.ome.zarr/B/12/3")) == "screen_B_12_3"
+    assert field_stem(Path("/data/screen.zarr/B/12/3.tif")) is None
+    assert field_stem(Path("/data/screen/B/12/3")) is None

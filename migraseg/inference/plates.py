@@ -77,6 +77,8 @@ def field_parts(path: Path) -> tuple[Path, str, str, str] | None:
     path alone: fields are ``<plate>.zarr/<row>/<column>/<field>`` by the OME-Zarr spec)."""
     if len(path.parts) < 4 or not path.parents[2].name.lower().endswith(".zarr"):
         return None
+    if path.suffix.lower() in (".tif", ".tiff"):  # a TIFF file kept inside a zarr folder
+        return None
     return path.parents[2], path.parent.parent.name, path.parent.name, path.name
 
 
