@@ -10,6 +10,15 @@ speed over MONAI's and the largest difference between the two probability maps.
     python scripts/benchmark_inference.py                      # CPU rows, print the table
     python scripts/benchmark_inference.py --write BENCHMARKS.md
     python scripts/benchmark_inference.py --quick              # tiny model, smoke test
+    python scripts/benchmark_inference.py --goals --files 1000 --write BENCHMARKS.md
+
+``--goals`` runs only issue 12's comparisons, each against a peer measured in the same
+invocation: end to end (uint8 labels, as migraseg-predict streams them) against the raw
+forward of the same backend over the same pixels (the whole normalised image in one forward
+pass), against MONAI's ``sliding_window_inference`` on the same backend, and files/s of
+migraseg-predict's folder loop (:class:`BatchPredictor`, every output written) on ``--files``
+TIFFs of 512². On a CUDA machine it adds the GPU rows: eager bf16, a folder of 2048² images,
+and MONAI on one of them.
 """
 
 from __future__ import annotations
@@ -56,6 +65,27 @@ def gpu_configs() -> list[dict]:
         {**base, "amp": True, "mode": "ours-normalised", "save": "ours_gpu"},
         {**base, "amp": True, "mode": "monai", "save": "monai_gpu"},
     ]
+
+
+def goal_configs(cuda: bool, n_files: int) -> list[dict]:
+    """Issue 12's goals: the default CPU backend (ONNX Runtime) against its own raw forward and
+    MONAI on it; the folder loop's files/s; on CUDA the same on eager bf16 with 2048² files."""
+    base = {"device": "cpu", "tile": 512, "batch": 4, "tta": False, "backend": "onnxruntime"}
+    configs = [
+        {**base, "mode": "labels"},
+        {**base, "mode": "raw-forward"},
+        {**base, "mode": "monai"},
+        {**base, "mode": "files", "files": n_files, "side": 512},
+    ]
+    if cuda:
+        gpu = {**base, "device": "cuda", "batch": 8, "backend": "eager", "amp": True}
+        configs += [
+            {**gpu, "mode": "labels", "side": 2048},
+            {**gpu, "mode": "raw-forward", "side": 2048},
+            {**gpu, "mode": "monai", "side": 2048},
+            {**gpu, "mode": "files", "files": max(n_files // 10, 20), "side": 2048},
+        ]
+    return configs
 
 
 def prepare(work: Path, network: str, size: int, checkpoint: str | None) -> None:
@@ -133,12 +163,17 @@ def run_one(work: Path, config: dict, repeats: int) -> dict:
     import numpy as np
     import torch
 
+    from migraseg.inference.predictor import ArraySource
     from migraseg.normalization import percentile_normalize
 
     torch.set_num_threads(os.cpu_count() or 1)
     image = np.load(work / "image.npy")
+    if config.get("side"):
+        image = tiled_to(image, config["side"])
     predictor = make_predictor(work, config)
     mode = config.get("mode", "end-to-end")
+    if mode == "files":
+        return run_files(work, config, predictor, image)
     norm = percentile_normalize(image)  # what the network sees, for the normalised rows
     if mode == "monai":
         from monai.inferers import sliding_window_inference
@@ -146,12 +181,26 @@ def run_one(work: Path, config: dict, repeats: int) -> dict:
         def network(x: torch.Tensor) -> torch.Tensor:
             return predictor.runner(x)  # probabilities on x's device, as ours
 
+        @torch.inference_mode()  # the runner returns inference tensors; MONAI blends in place
         def call():
             x = torch.from_numpy(norm[None]).to(config["device"])
             return sliding_window_inference(
                 x, (config["tile"],) * 2, config["batch"], network, overlap=0.25,
                 mode="gaussian", sigma_scale=0.125,
             )[0].cpu().numpy()  # fmt: skip
+    elif mode == "labels":
+        source = ArraySource(image)
+
+        def call():  # migraseg-predict's path: uint8 labels and migrasome scores leave the device
+            size = predictor.meta.pixel_size_um
+            for _ in predictor.stream_labels(source, size, classes=[3]):
+                pass
+    elif mode == "raw-forward":
+        net = predictor.runner.model if config["backend"] == "onnxruntime" else predictor.runner
+
+        def call():  # the network alone on the whole image, one pass (1280², 2048²: ×32)
+            x = torch.from_numpy(norm[None])
+            return net(x.numpy()) if config["backend"] == "onnxruntime" else net(x)
     elif mode == "ours-normalised":
 
         def call():
@@ -184,6 +233,54 @@ def run_one(work: Path, config: dict, repeats: int) -> dict:
         "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20
         if config["device"] != "cpu"
         else None,
+        "runner": predictor.runner.name,
+    }
+
+
+def tiled_to(image, side: int):
+    """``image`` (C, Y, X) repeated (mirrored) or cropped to (C, side, side)."""
+    import numpy as np
+
+    reps = (1, -(-side // image.shape[1]), -(-side // image.shape[2]))
+    return np.ascontiguousarray(
+        np.pad(
+            image,
+            [(0, (r - 1) * n) for r, n in zip(reps, image.shape, strict=True)],
+            mode="symmetric",
+        )[:, :side, :side]
+    )
+
+
+def run_files(work: Path, config: dict, predictor, image) -> dict:
+    """files/s and MP/s of migraseg-predict's folder loop on ``config['files']`` uncompressed
+    TIFFs of ``image`` (every output written; timed after two warm-up files elsewhere)."""
+    from migraseg.inference.predict_files import BatchPredictor, PredictOptions
+    from migraseg.io import write_tiff
+
+    folder = work / f"files_{config['device']}"
+    folder.mkdir(exist_ok=True)
+    size = predictor.meta.pixel_size_um
+    paths = [
+        write_tiff(folder / f"f{i:05d}.tif", image[0], size, compression=None)
+        for i in range(config["files"])
+    ]
+    BatchPredictor(predictor, work / "warm_up").run(paths[:2])
+    Path("/proc/self/clear_refs").write_text("5")
+    start = time.perf_counter()
+    reports = BatchPredictor(predictor, work / f"out_{config['device']}", PredictOptions()).run(
+        paths
+    )
+    seconds = time.perf_counter() - start
+    if any(r.status != "done" for r in reports):
+        raise SystemExit(f"files: {[r.message for r in reports if r.message][:3]}")
+    megapixels = len(paths) * image.shape[1] * image.shape[2] / 1e6
+    return {
+        "seconds": seconds,
+        "mp_per_s": megapixels / seconds,
+        "files_per_s": len(paths) / seconds,
+        "peak_rss_mib": current_rss_mib("VmHWM"),
+        "loaded_rss_mib": float("nan"),
+        "gpu_peak_mib": None,
         "runner": predictor.runner.name,
     }
 
@@ -266,9 +363,59 @@ def monai_comparison(results: list, work: Path, device: str, suffix: str) -> lis
     ]
 
 
+def goal_table(results: list[tuple[dict, dict]], args: argparse.Namespace) -> str:
+    """Issue 12's goals: rows, and each ratio from peers timed in this invocation."""
+    import onnxruntime
+    import torch
+
+    network = Path(args.checkpoint).name if args.checkpoint else f"{args.network} (random weights)"
+    lines = [
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"{machine()}; torch {torch.__version__}, onnxruntime {onnxruntime.__version__}; network "
+        f"{network} U-Net (1 → 4 classes); tile 512, overlap 0.25; median of {args.repeats} runs "
+        "after a warm-up, each row in a fresh process (files: one timed pass after two warm-up "
+        "files).",
+        "",
+        f"Command: `python scripts/benchmark_inference.py {' '.join(sys.argv[1:])}`",
+        "",
+        "| device | backend | what is timed | image | s | MP/s | files/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for config, result in results:
+        side = config.get("side") or args.size
+        what = {
+            "labels": "end to end: raw image → uint8 labels + migrasome scores",
+            "raw-forward": "raw forward of the network, whole normalised image, one pass",
+            "monai": "MONAI `sliding_window_inference`, normalised image → probabilities",
+            "files": f"migraseg-predict folder loop, {config.get('files')} files, all outputs",
+        }[config["mode"]]
+        files = f"{result['files_per_s']:.2f}" if "files_per_s" in result else ""
+        lines.append(
+            f"| {config['device']} | {result['runner']} | {what} | {side}² | "
+            f"{result['seconds']:.2f} | {result['mp_per_s']:.3f} | {files} |"
+        )
+    lines.append("")
+    for device in ("cpu", "cuda"):
+        speed = {c["mode"]: r["seconds"] for c, r in results if c["device"] == device}
+        if "labels" not in speed:
+            continue
+        raw, monai = speed["raw-forward"] / speed["labels"], speed["monai"] / speed["labels"]
+        lines.append(
+            f"- **{device}**: end to end / raw forward = **{raw:.2f}×** "
+            f"(goal ≥ 0.6×); end to end over MONAI = **{monai:.2f}×** "
+            "(goal ≥ 1.2×; MONAI's time excludes normalisation and the argmax, ours includes them)."
+        )
+    if not torch.cuda.is_available():
+        lines.append("- No CUDA device here: the GPU rows (eager bf16, 2048² files) not run.")
+    return "\n".join(lines) + "\n"
+
+
 def write_section(path: Path, body: str, title: str = "## Inference") -> None:
+    """Replace the body of section ``title`` (appended at the end if there is none)."""
     text = path.read_text(encoding="utf-8")
-    start = text.index(title) + len(title)
+    if f"\n{title}\n" not in text:
+        text = text.rstrip("\n") + f"\n\n{title}\n"
+    start = text.index(f"\n{title}\n") + len(title) + 1
     nxt = text.find("\n## ", start)
     end = len(text) if nxt < 0 else nxt + 1
     path.write_text(text[:start] + "\n\n" + body + "\n" + text[end:], encoding="utf-8")
@@ -287,6 +434,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", help="a trained .ckpt instead of a random --network")
     parser.add_argument("--quick", action="store_true", help="tiny network, 256², 1 repeat")
     parser.add_argument("--gpu-only", action="store_true", help="skip the CPU rows")
+    parser.add_argument("--goals", action="store_true", help="only issue 12's goal comparisons")
+    parser.add_argument("--files", type=int, default=1000, help="--goals: 512² files to predict")
     parser.add_argument("--write", help="replace the '## Inference' section of this markdown")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # JSON config: run in this process
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -301,8 +450,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         args.work = tmp
         prepare(Path(tmp), args.network, args.size, args.checkpoint)
-        configs = [] if args.gpu_only else cpu_configs()
-        configs += gpu_configs() if torch.cuda.is_available() else []
+        if args.goals:
+            configs = goal_configs(torch.cuda.is_available(), args.files)
+            if args.gpu_only:
+                configs = [c for c in configs if c["device"] == "cuda"]
+        else:
+            configs = [] if args.gpu_only else cpu_configs()
+            configs += gpu_configs() if torch.cuda.is_available() else []
         results, notes = [], []
         if not torch.cuda.is_available():
             notes.append("No CUDA device here: GPU rows (fp32 vs bf16, channels_last) not run.")
@@ -316,10 +470,11 @@ def main() -> None:
                 raise SystemExit(f"{describe(config)} failed:\n{proc.stderr}")
             results.append((config, json.loads(proc.stdout.strip().splitlines()[-1])))
             print(describe(config), results[-1][1], flush=True)
-        body = table(results, args, notes)
+        body = goal_table(results, args) if args.goals else table(results, args, notes)
     print(body)
     if args.write:
-        write_section(Path(args.write), body)
+        title = "## Inference goals (issue 12)" if args.goals else "## Inference"
+        write_section(Path(args.write), body, title)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,12 @@ outputs per input <stem> in --out:
   <stem>_migrasomes.zip  ImageJ ROI set of migrasome outlines (Fiji: ROI Manager > Open)
   <stem>_cells.csv       one row per cell: position, area, cut_by_border, migrasomes nearest
   <stem>_summary.csv     per frame: counts, fiber length, densities, median diameter
-  summary.csv            every frame of every input of this run
+  summary.csv            every frame of every input of this run (plate, well, field: those of
+                         a plate's fields, whose <stem> is <plate>_<row>_<column>_<field>)
                          (summary.shard-K-of-N.csv with --shard K/N; a run without --shard
                          over the same inputs then skips what shards did and merges)
+  plate_summary.csv      OME-Zarr plates: one row per well (counts, ratios, median diameter);
+                         written by runs without --shard
   .migraseg-manifest.json  what migraseg wrote here, and from which input, model and options
 
 A file is skipped when the manifest says the same input (path, size, modification time), model
@@ -68,7 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "model", help="exported model (.pt or .pt2 from migraseg-export, .onnx) or .ckpt"
     )
-    parser.add_argument("inputs", nargs="+", help="TIFF files, folders or glob patterns")
+    parser.add_argument(
+        "inputs", nargs="+", help="TIFF files, folders, glob patterns or OME-Zarr plates (*.zarr)"
+    )
     parser.add_argument("--out", required=True, help="output folder (created)")
     parser.add_argument(
         "--pixel-size", type=float, help="µm per pixel for files whose metadata records none"
@@ -368,7 +373,9 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         strict=args.strict,
     )
-    paths, missing = expand_inputs(args.inputs, out)
+    paths, missing = expand_inputs(
+        args.inputs, out, lambda message: print(f"WARNING {message}", file=sys.stderr)
+    )
     if args.shard:
         paths = args.shard.select(paths, output_stem)
     mode = "off" if args.quiet else "bar" if sys.stderr.isatty() else "log"

@@ -24,6 +24,8 @@ import os
 import shutil
 import stat
 import time
+import warnings
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +41,18 @@ from migraseg.inference.modality_check import (
 )
 from migraseg.inference.overlay import MAX_OVERLAY_SIDE, write_overlay
 from migraseg.inference.planes import FileLayout, normalize_axes, select_channels
+from migraseg.inference.plates import (
+    PLATE_SUMMARY,
+    PlateImage,
+    field_keys,
+    field_stem,
+    input_name,
+    is_zarr,
+    plate_fields,
+    write_plate_summary,
+)
 from migraseg.inference.predictor import Predictor
+from migraseg.inference.prefetch import LoadedImage, Prefetcher
 from migraseg.inference.sharding import Shard, manifest_files, manifest_name, summary_name
 from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
 from migraseg.measure.cells import cell_map
@@ -86,6 +99,7 @@ class PredictOptions:
     force: bool = False  # run rescale factors beyond MAX_RESCALE
     strict: bool = False  # the model-fit warnings (modality_check) fail the file instead
     strip_pixels: int = STRIP_PIXELS
+    prefetch: bool = True  # read the next file during this one's inference (same outputs)
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that change what is written (compared before skipping a file)."""
@@ -190,9 +204,15 @@ class Manifest:
 
 
 def input_identity(path: Path) -> dict[str, Any]:
-    """What identifies an input's content cheaply: resolved path, size, modification time."""
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """What identifies an input's content cheaply: resolved path, size, modification time
+    (of a folder, a plate's field: the total size and latest modification of its files)."""
+    if path.is_dir():
+        stats = [p.stat() for p in path.rglob("*") if p.is_file()]
+        size, mtime = sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+    else:
+        st = path.stat()
+        size, mtime = st.st_size, st.st_mtime_ns
+    return {"path": str(path.resolve()), "size": size, "mtime_ns": mtime}
 
 
 def check_rescale(
@@ -284,7 +304,10 @@ class NoProgress:
 
 
 def output_stem(path: Path) -> str:
-    """``cells.ome.tif`` → ``cells``."""
+    """``cells.ome.tif`` → ``cells``; a plate's field ``screen.zarr/A/1/0`` → ``screen_A_1_0``."""
+    name = field_stem(path)
+    if name is not None:
+        return name
     name = path.name
     for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
         if name.lower().endswith(suffix):
@@ -327,15 +350,20 @@ def not_a_regular_file(path: Path) -> str | None:
     return f"not a regular file ({kind}); skipped"
 
 
-def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[FileReport]]:
-    """Files, folders (their ``*.tif``/``*.tiff``, sorted) and glob patterns, in order.
+def expand_inputs(
+    items: list[str], out_dir: Path, warn: Callable[[str], None] | None = None
+) -> tuple[list[Path], list[FileReport]]:
+    """Files, folders (their ``*.tif``/``*.tiff``, sorted), glob patterns and OME-Zarr plates
+    (every field of every well, :mod:`.plates`), in order.
 
     Our own outputs in ``out_dir`` (listed in its manifest; in folders also any
     ``*_labels.tif`` and ``*_probs.tif``) are never taken as inputs; one named explicitly is
     reported as such.
     Items that match nothing, symbolic link loops and non-regular files (FIFOs, devices) come
-    back as failed reports, so that no input is dropped without a word.
+    back as failed reports, so that no input is dropped without a word; a plate's missing wells
+    and unreadable fields are passed to ``warn`` (default: :func:`warnings.warn`).
     """
+    warn = warn or (lambda message: warnings.warn(message, stacklevel=3))
     paths: list[Path] = []
     problems: list[FileReport] = []
     out = out_dir.resolve()
@@ -345,8 +373,10 @@ def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[Fil
             ours.update(json.loads(manifest_path.read_text(encoding="utf-8"))["outputs"])
     for item in items:
         explicit = False
-        if Path(item).is_dir():
-            found = sorted(p for p in Path(item).iterdir() if p.suffix.lower() in TIFF_SUFFIXES)
+        if Path(item).is_dir() and not is_zarr(Path(item)):
+            found = sorted(
+                p for p in Path(item).iterdir() if p.suffix.lower() in TIFF_SUFFIXES or is_zarr(p)
+            )
         elif os.path.lexists(item):
             found, explicit = [Path(item)], True
         else:
@@ -354,6 +384,16 @@ def expand_inputs(items: list[str], out_dir: Path) -> tuple[list[Path], list[Fil
         if not found:
             problems.append(FileReport(Path(item), "failed", f"{item}: no such file or folder"))
         for p in found:
+            if is_zarr(p):
+                try:
+                    fields, notes = plate_fields(p)
+                except ValueError as err:
+                    problems.append(FileReport(p, "failed", f"{p}: {err}"))
+                    continue
+                for note in notes:
+                    warn(note)
+                paths.extend(fields)
+                continue
             problem = not_a_regular_file(p)
             if problem:
                 problems.append(FileReport(p, "failed", f"{p}: {problem}"))
@@ -459,26 +499,53 @@ class BatchPredictor:
             rows = [row for report in reports for row in report.summary]
             remove_stale_temporaries(self.summary)
             write_csv(self.summary, rows, SUMMARY_COLUMNS)
+            if self.shard is None:  # a shard may hold part of a well
+                self.write_plate_summary(rows)
         return reports
+
+    def write_plate_summary(self, rows: list[dict]) -> None:
+        """Write plate_summary.csv when the run had plates (never over a file not ours)."""
+        path = self.out_dir / PLATE_SUMMARY
+        if not any(row.get("well") for row in rows):
+            return
+        if self.manifest.foreign([path]):
+            raise OutputFolderError(f"{path} was not written by migraseg: not overwritten")
+        self.manifest.claim([path])
+        remove_stale_temporaries(path)
+        write_plate_summary(rows, self.out_dir, PLATE_SUMMARY)
 
     def predict_all(self, paths: list[Path], reports: list[FileReport]) -> None:
         """Predict each file in turn, appending its report (failures included) to ``reports``."""
         owners: dict[str, Path] = {}
-        for path in paths:
-            start = time.perf_counter()
-            stem = output_stem(path)
-            try:
-                if stem in owners:
-                    raise ValueError(f"its outputs {stem}_* would overwrite {owners[stem]}'s")
-                owners[stem] = path
-                report = self.predict_file(path)
-            except Exception as err:  # one bad file must not stop the batch
-                cause = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-                cause = " ".join(cause.removeprefix(f"{path}: ").split())
-                report = FileReport(path, "failed", f"{path}: {cause}")
-            report.seconds = time.perf_counter() - start
-            self.progress.end_file(report)
-            reports.append(report)
+        with Prefetcher(self.open_input) as prefetch:
+            for i, path in enumerate(paths):
+                loaded = prefetch.take(path)
+                if i + 1 < len(paths) and self.worth_reading(paths[i + 1]):
+                    prefetch.start(paths[i + 1])
+                self.predict_logged(path, loaded, owners, reports)
+
+    def predict_logged(
+        self,
+        path: Path,
+        loaded: LoadedImage | None,
+        owners: dict[str, Path],
+        reports: list[FileReport],
+    ) -> None:
+        """Predict one file of the loop, turning its failure into a report."""
+        start = time.perf_counter()
+        stem = output_stem(path)
+        try:
+            if stem in owners:
+                raise ValueError(f"its outputs {stem}_* would overwrite {owners[stem]}'s")
+            owners[stem] = path
+            report = self.predict_file(path, loaded)
+        except Exception as err:  # one bad file must not stop the batch
+            cause = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+            cause = " ".join(cause.removeprefix(f"{path}: ").split())
+            report = FileReport(path, "failed", f"{path}: {cause}")
+        report.seconds = time.perf_counter() - start
+        self.progress.end_file(report)
+        reports.append(report)
 
     def settings(self) -> dict[str, Any]:
         """Model and options of this run, as the manifest records them."""
@@ -506,7 +573,19 @@ class BatchPredictor:
             and all(p.is_file() for k, p in outputs.items() if k != "overlay")
         )
 
-    def predict_file(self, path: Path) -> FileReport:
+    def open_input(self, path: Path) -> LazyTiff | PlateImage:
+        """An input opened for reading part by part: a TIFF file or a plate's field."""
+        return PlateImage(path) if field_stem(path) else LazyTiff(path)
+
+    def worth_reading(self, path: Path) -> bool:
+        """Whether to read ``path`` ahead: prefetching is on and the file will not be skipped."""
+        if not self.options.prefetch:
+            return False
+        outputs = output_paths(path, self.out_dir, self.options.save_probs, self.options.overlay)
+        done = self.manifest is not None and self.is_done(path, outputs)
+        return self.options.overwrite or not done
+
+    def predict_file(self, path: Path, loaded: LoadedImage | None = None) -> FileReport:
         """Predict one file and write its outputs; raises on any problem with it."""
         if self.manifest is None:
             self.manifest = self.open_out_dir()
@@ -529,7 +608,7 @@ class BatchPredictor:
             remove_stale_temporaries(p)
         identity = input_identity(path)
         try:
-            with LazyTiff(path) as tiff:
+            with loaded or self.open_input(path) as tiff:
                 plan = self.plan(tiff)
                 if plan.tracked:
                     self.add_tracking_outputs(path, plan, outputs)
@@ -569,8 +648,8 @@ class BatchPredictor:
         outputs.update(extra)
         if plan.frame_interval_min is None:
             self.progress.note(
-                f"{path.name}: no frame interval in the file and no --frame-interval: track "
-                "times are in frames"
+                f"{input_name(path)}: no frame interval in the file and no --frame-interval: "
+                "track times are in frames"
             )
 
     def check_fit(self, path: Path, plan: FilePlan) -> list[str]:
@@ -594,7 +673,7 @@ class BatchPredictor:
         if warnings and self.options.strict:
             raise ValueError(f"{warnings[0]} (an error with --strict)")
         for warning in warnings:
-            self.progress.note(f"WARNING {path.name}: {warning}")
+            self.progress.note(f"WARNING {input_name(path)}: {warning}")
         return warnings
 
     def estimate(self, path: Path, plan: FilePlan, tiles: int) -> None:
@@ -606,12 +685,12 @@ class BatchPredictor:
         grid = self.predictor.model_grid((height, width), plan.pixel_size_um)
         seconds = tiles * frames * self.predictor.seconds_per_tile()
         self.progress.note(
-            f"{path.name}: {width}×{height} px × {frames} frame(s) → model grid {grid[1]}×"
-            f"{grid[0]} px, {tiles * frames} tiles: about {human_seconds(seconds)} on "
+            f"{input_name(path)}: {width}×{height} px × {frames} frame(s) → model grid "
+            f"{grid[1]}×{grid[0]} px, {tiles * frames} tiles: about {human_seconds(seconds)} on "
             f"{self.predictor.runner.name}"
         )
 
-    def plan(self, tiff: LazyTiff) -> FilePlan:
+    def plan(self, tiff: LazyTiff | PlateImage | LoadedImage) -> FilePlan:
         """Axes, pixel size and channels of an open file, checked against the model."""
         options, meta = self.options, self.predictor.meta
         axes = options.axes or normalize_axes(tiff.axes, tiff.shape, meta.in_channels)
@@ -744,7 +823,7 @@ class BatchPredictor:
             spots = [(r["id"], r["x_px"], r["y_px"]) for r in in_first]
             write_overlay(outputs["overlay"], first["image"], first["labels"], size, spots)
         summary = [
-            {"image": path.name, "frame": t or 0, "z": "" if z is None else z,
+            {**field_keys(path), "frame": t or 0, "z": "" if z is None else z,
              "pixel_size_um": size, **found.summary(size)}
             for t, z, found in measured
         ]  # fmt: skip

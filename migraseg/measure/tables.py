@@ -15,7 +15,7 @@ from migraseg.constants import SITES
 from migraseg.measure.frame import FrameMeasurements
 from migraseg.utils.files import atomic_path
 
-SUMMARY_KEYS = ("image", "frame", "z")
+SUMMARY_KEYS = ("image", "plate", "well", "field", "frame", "z")  # plate..field: HCS plates
 # <stem>_migrasomes.csv: these, then mean_intensity_<channel>_raw per channel, then the tail
 MIGRASOME_COLUMNS = [
     "id", "frame", "z", "x_px", "y_px", "x_um", "y_um", "area_px", "area_um2", "diameter_um",
