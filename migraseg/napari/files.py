@@ -20,13 +20,8 @@ from migraseg.io import read_image, write_tiff
 from migraseg.visualize import CLASS_COLOURS, UNANNOTATED_COLOUR
 
 LABELS_SUFFIX = "_labels.tif"
-# the points' properties and the CSV columns they come from (migraseg-predict's names)
-ALIASES = {
-    "x_px": ("x_px",),
-    "y_px": ("y_px",),
-    "site": ("site",),
-    "cell": ("cell", "nearest_cell_id"),
-}
+# migraseg-predict's CSV columns that the points' properties name otherwise
+RENAMED = {"nearest_cell_id": "cell"}
 NUMERIC = ("id", "frame", "x_px", "y_px", "x_um", "y_um", "area_um2", "diameter_um", "cell")
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -76,10 +71,8 @@ def read_migrasome_csv(path: Path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(handle))
     header = list(rows[0]) if rows else []
     columns = {}
-    for name in [*ALIASES, *(h for h in header if h not in sum(ALIASES.values(), ()))]:
-        source = next((a for a in ALIASES.get(name, (name,)) if a in header), None)
-        if source is None:
-            continue
+    for source in header:
+        name = RENAMED.get(source, source)
         values = [row[source] for row in rows]
         if name in NUMERIC:
             columns[name] = np.array([float(v) if v != "" else np.nan for v in values])
