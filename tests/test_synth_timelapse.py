@@ -170,3 +170,21 @@ def test_fates_and_frame_intervals_drawn_per_stack():
                 assert rows[-1]["site"] == "detached"
                 assert (rows[-1]["x_um"], rows[-1]["y_um"]) != (rows[0]["x_um"], rows[0]["y_um"])
     assert {"shrinks", "ruptures", "detaches"} <= seen
+
+
+def test_focus_drift_blurs_later_frames_and_leaves_the_first_as_drawn():
+    from scipy import ndimage
+
+    short = replace(LAPSE.timelapse, n_frames=6)
+    sharp = make_sample(replace(LAPSE, timelapse=short), seed=1, index=0)
+    drifting = replace(LAPSE, timelapse=replace(short, focus_drift_per_frame=(0.2, 0.2)))
+    blurred = make_sample(drifting, seed=1, index=0)
+    assert blurred.truth["focus_drift_per_frame"] == pytest.approx(0.2)
+    np.testing.assert_array_equal(blurred.image[0], sharp.image[0])
+    np.testing.assert_array_equal(blurred.mask, sharp.mask)  # truth does not depend on focus
+
+    def detail(frame: np.ndarray) -> float:  # edge energy above the noise
+        smooth = ndimage.gaussian_filter(frame[0].astype(float), 1.0)
+        return float(np.mean(np.hypot(*np.gradient(smooth))))
+
+    assert detail(blurred.image[-1]) < 0.9 * detail(sharp.image[-1])

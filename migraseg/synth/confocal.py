@@ -74,10 +74,11 @@ class ConfocalAcquisition:
     texture: np.ndarray  # (Y, X)
     cell_texture: np.ndarray  # (Y, X)
     look: Look = field(default_factory=Look)  # the appearance families drawn
+    defocus: float = 1.0  # PSF widening of this frame by slow focus drift (time-lapses)
 
     @property
     def psf_scale(self) -> float:
-        return self.look.psf_scale
+        return self.look.psf_scale * self.defocus
 
     @property
     def fiber_mask_width_um(self) -> float:

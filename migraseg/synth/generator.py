@@ -87,6 +87,8 @@ def make_sample(config: SynthConfig, seed: int, index: int) -> SyntheticSample:
     timeline = make_timeline(rng, scene, lapse) if lapse.n_frames > 1 else None
     frames = [timeline.frame(t) for t in range(lapse.n_frames)] if timeline else [scene]
     bleach = float(rng.uniform(*lapse.bleach_per_frame))
+    # time-lapses only: still images keep their random stream
+    focus_drift = float(rng.uniform(*lapse.focus_drift_per_frame)) if timeline else 0.0
     images, rasters = [], []
     for t, frame in enumerate(frames):
         raster = rasterize(frame, shape, pixel_size, fiber_width)
@@ -94,10 +96,13 @@ def make_sample(config: SynthConfig, seed: int, index: int) -> SyntheticSample:
             images.append(tem.render_tem(rng, frame, raster, acq))
         else:
             if t:  # the cytoplasm changes between frames; beads on static fibers do not
-                acq = replace(acq, cell_texture=smooth_noise(rng, shape, 0.5 / pixel_size))
+                texture = smooth_noise(rng, shape, 0.5 / pixel_size)
+                acq = replace(acq, cell_texture=texture, defocus=1 + focus_drift * t)
             images.append(confocal.render_confocal(rng, frame, raster, acq, (1 - bleach) ** t))
         rasters.append(raster)
     truth = _truth(config, frames, rasters, pixel_size, acq.summary(), timeline)
+    if timeline:
+        truth["focus_drift_per_frame"] = focus_drift
 
     def stack(arrays: list[np.ndarray]) -> np.ndarray:
         return np.stack(arrays) if timeline else arrays[0]

@@ -313,6 +313,8 @@ class TimelapseParams:
     initial_diameter_fraction: float = 0.3
     bleach_per_frame: Range = (0.0, 0.01)
     drift_um_per_frame: Range = (0.0, 0.0)  # stage drift per frame, in a slowly turning direction
+    # slow focus drift: the PSF widens by this fraction per frame (0.01: 30 % wider by frame 30)
+    focus_drift_per_frame: Range = (0.0, 0.0)
     # each stack draws its frame interval here (min; (0, 0): every stack uses frame_interval_min)
     frame_interval_range_min: Range = (0.0, 0.0)
     # fates once grown: shares of migrasomes that shrink, rupture (vanish at once) or detach
