@@ -7,6 +7,7 @@ error left is the tracker's.
 
 from collections import Counter
 from dataclasses import replace
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -149,6 +150,37 @@ def test_predict_tracks_a_drifting_simulated_time_lapse(oracle, movie, tmp_path)
     cells = read_csv(out / "movie_cells_over_time.csv")
     assert cells and {int(c["frame"]) for c in cells} <= set(range(len(mask)))
     assert (out / "movie_growth.png").stat().st_size > 1000
+    check_trackmate(out / "movie_trackmate.xml", rows, n_frames=len(mask))
+
+
+def check_trackmate(path, rows: list[dict], n_frames: int) -> None:
+    """TrackMate's XML holds every migrasome as a spot named as its ROI, at its position in µm,
+    and links each track's detections frame after frame."""
+    root = ElementTree.parse(path).getroot()
+    spots = {s.get("ID"): s for s in root.iter("Spot")}
+    assert int(root.find("Model/AllSpots").get("nspots")) == len(spots) == len(rows)
+    assert sorted(s.get("name") for s in spots.values()) == sorted(
+        f"t{r['track_id']}_f{r['frame']}" for r in rows
+    )
+    row = rows[0]
+    spot = next(s for s in spots.values() if s.get("name") == f"t{row['track_id']}_f{row['frame']}")
+    assert float(spot.get("POSITION_X")) == pytest.approx(float(row["x_px"]) * PIXEL_SIZE, abs=1e-3)
+    per_track = Counter(r["track_id"] for r in rows)
+    tracks = root.findall("Model/AllTracks/Track")
+    assert {t.get("TRACK_ID") for t in tracks} == {k for k, n in per_track.items() if n > 1}
+    for track in tracks:
+        edges = [(spots[e.get("SPOT_SOURCE_ID")], spots[e.get("SPOT_TARGET_ID")]) for e in track]
+        assert len(edges) == per_track[track.get("TRACK_ID")] - 1
+        for source, target in edges:
+            assert int(source.get("FRAME")) < int(target.get("FRAME"))
+            assert source.get("name").split("_")[0] == f"t{track.get('TRACK_ID')}"
+    filtered = {t.get("TRACK_ID") for t in root.iter("TrackID")}
+    assert filtered == {t.get("TRACK_ID") for t in tracks}
+    image = root.find("Settings/ImageData")
+    assert (image.get("filename"), int(image.get("nframes"))) == (
+        path.name.replace("_trackmate.xml", ".tif"),
+        n_frames,
+    )
 
 
 def test_one_frame_gives_no_tracks_and_no_interval_means_frames(oracle, movie, tmp_path):

@@ -72,6 +72,7 @@ from migraseg.measure.tables import (
 from migraseg.tracking.drift import DriftEstimator
 from migraseg.tracking.outputs import roi_name, tracking_paths, write_tracking
 from migraseg.tracking.stack import track_stack
+from migraseg.tracking.trackmate import TrackedImage
 from migraseg.utils.files import atomic_path, remove_stale_temporaries, write_text_atomic
 from migraseg.visualize import imagej_class_display
 
@@ -280,6 +281,20 @@ class FilePlan:
     def tracked(self) -> bool:
         """Whether migrasomes are tracked: the file has more than one time point."""
         return self.layout.size.get("T", 1) > 1
+
+
+def tracked_image(path: Path, plan: FilePlan) -> TrackedImage:
+    """The movie as TrackMate's XML describes it."""
+    size = plan.layout.size
+    return TrackedImage(
+        path=path.resolve(),
+        width=size["X"],
+        height=size["Y"],
+        n_frames=size.get("T", 1),
+        n_slices=1 if plan.layout.project_z else size.get("Z", 1),
+        pixel_size_um=plan.pixel_size_um,
+        interval=plan.frame_interval_min or 1.0,
+    )
 
 
 class ProgressHooks(Protocol):
@@ -814,7 +829,7 @@ class BatchPredictor:
             columns.append("track_id")
             names = [roi_name(row["track_id"], row["frame"]) for row in rows]
             unit = "min" if plan.frame_interval_min else "frame"
-            write_tracking(stacked, outputs, unit)
+            write_tracking(stacked, outputs, unit, tracked_image(path, plan))
         write_csv(outputs["migrasomes"], rows, columns)
         write_csv(outputs["cell_table"], cell_rows(measured), CELL_COLUMNS)
         write_roi_set(outputs["rois"], measured, names)

@@ -1,8 +1,9 @@
 """Files of a tracked time-lapse, beside migraseg-predict's per-frame outputs.
 
 ``<stem>_tracks.csv`` (one row per track), ``<stem>_cells_over_time.csv`` (per cell per frame),
-``<stem>_tracks_napari.csv`` (napari's Tracks layer: ``track_id, t, [z,] y, x`` in px) and
-``<stem>_growth.png`` (diameter against time per track, migrasomes against time per cell).
+``<stem>_tracks_napari.csv`` (napari's Tracks layer: ``track_id, t, [z,] y, x`` in px),
+``<stem>_trackmate.xml`` (the tracks for Fiji's TrackMate) and ``<stem>_growth.png`` (diameter
+against time per track, migrasomes against time per cell).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 
 from migraseg.measure.tables import write_csv
 from migraseg.tracking.stack import StackTracks
+from migraseg.tracking.trackmate import TrackedImage, write_trackmate
 from migraseg.tracking.tracks import CELL_COLUMNS, TRACK_COLUMNS
 from migraseg.utils.files import atomic_path
 
@@ -23,6 +25,7 @@ def tracking_paths(stem: Path) -> dict[str, Path]:
         "tracks": Path(f"{stem}_tracks.csv"),
         "cells_over_time": Path(f"{stem}_cells_over_time.csv"),
         "tracks_napari": Path(f"{stem}_tracks_napari.csv"),
+        "trackmate": Path(f"{stem}_trackmate.xml"),
         "growth": Path(f"{stem}_growth.png"),
     }
 
@@ -32,13 +35,16 @@ def roi_name(track_id: int, frame: int) -> str:
     return f"t{track_id}_f{frame}"
 
 
-def write_tracking(stacked: StackTracks, paths: dict[str, Path], time_unit: str) -> None:
+def write_tracking(
+    stacked: StackTracks, paths: dict[str, Path], time_unit: str, image: TrackedImage
+) -> None:
     """Write every tracking output of a stack (``time_unit``: "min" or "frame")."""
     unit = {"time_unit": time_unit}
     write_csv(paths["tracks"], [{**row, **unit} for row in stacked.tracks], TRACK_COLUMNS)
     write_csv(paths["cells_over_time"], [{**row, **unit} for row in stacked.cells], CELL_COLUMNS)
     napari = ["track_id", "t", *(["z"] if stacked.has_z else []), "y", "x"]
     write_csv(paths["tracks_napari"], stacked.napari_rows(), napari)
+    write_trackmate(paths["trackmate"], stacked.detections, image, time_unit)
     growth_figure(stacked, paths["growth"], time_unit)
 
 
