@@ -27,6 +27,7 @@ import tifffile
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("migraseg", "configs", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
 TINY_TRAIN = [
+    "init_from=null",  # quickstart starts from the shipped model: a tiny one from scratch here
     "model=unet_tiny",
     "logger=none",
     "trainer=cpu",

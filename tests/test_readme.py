@@ -84,8 +84,10 @@ README_RUNS: dict[str, str] = {
         "migraseg-train experiment=finetune init_from=confocal data=tiff_folder data.root={tiny}"
         f" data.synthesize=null {SMALL} {TINY_MIX} paths.data_dir=data && test -s run/model.pt"
     ),
-    "migraseg-train experiment=quickstart": (
+    "migraseg-train experiment=quickstart": (  # starts from the shipped model's ResNet-18
         f"migraseg-train experiment=quickstart {SMALL} {SMALL_SYNTH} paths.data_dir=data"
+        " && grep -q 'init_from: confocal' run/config_resolved.yaml"
+        " && grep -q 'encoder_name: resnet18' run/config_resolved.yaml"
     ),
     "migraseg-train data=tiff_folder data.root=/data/my_dataset": (
         f"migraseg-train data=tiff_folder data.root={{tiny}} data.synthesize=null {SMALL}"
