@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
                 [
                     str(BIN / "migraseg-train"),
                     f"experiment={args.experiment}",
+                    "init_from=null",  # from scratch: a shipped model has seen every family
                     override,
                     f"data.root=${{paths.data_dir}}/synthetic_{name}_heldout",
                     "evaluate=false",
