@@ -97,3 +97,39 @@ def test_streamed_uint8_outputs_match_the_probabilities(confident_net):
     assert labels.dtype == scaled.dtype == np.uint8
     np.testing.assert_array_equal(labels, probs.argmax(0))
     np.testing.assert_array_equal(scaled, np.round(probs * 255).astype(np.uint8))
+
+
+def test_tiles_of_several_images_batched_together_give_each_image_s_own_result(confident_net):
+    """label_many (tiles of consecutive images in shared forward passes, whole images on the
+    device) equals each image streamed alone: labels identical, probabilities × 255 identical,
+    across sizes smaller than a tile, rescales and tile sizes that change between images."""
+    rng = np.random.default_rng(3)
+    shapes = [(40, 90), (64, 64), (150, 97), (64, 64), (200, 131), (30, 30)]
+    images = []
+    for shape in shapes:
+        image = (rng.random((1, *shape)) * 1000).astype(np.uint16)
+        image[:, shape[0] // 3 : shape[0] // 2] += 1500
+        images.append(image)
+    sizes = [0.1, 0.1, 0.137, 0.1, 0.08, 0.1]
+    predictor = Predictor(confident_net, META, "cpu", 64, 0.25, batch_size=3)
+    items = [(ArraySource(i), s) for i, s in zip(images, sizes, strict=True)]
+    runner, batches = predictor.runner, []
+
+    class Counting:  # the same runner, counting its batches
+        name, device = runner.name, runner.device
+
+        def __call__(self, batch):
+            batches.append(len(batch))
+            return runner(batch)
+
+    predictor.runner = Counting()
+    together = list(predictor.label_many(items, classes=range(4)))
+    predictor.runner = runner
+    alone = [predictor.count_tiles(i.shape[1:], s) for i, s in zip(images, sizes, strict=True)]
+    assert sum(batches) == sum(alone) and max(batches) == 3
+    assert len(batches) < sum(-(-n // 3) for n in alone)  # fewer passes than image by image
+    for (source, size), (labels, scaled) in zip(items, together, strict=True):
+        blocks = list(predictor.stream_labels(source, size, classes=range(4)))
+        np.testing.assert_array_equal(labels, np.concatenate([b[1] for b in blocks]))
+        np.testing.assert_array_equal(scaled, np.concatenate([b[2] for b in blocks], axis=1))
+        assert len(np.unique(labels)) > 1

@@ -23,7 +23,7 @@ import yaml
 
 from migraseg.data.contract import DatasetError, load_dataset
 from migraseg.export import export_onnx, export_torchscript
-from migraseg.inference import predict_files
+from migraseg.inference import file_writer, predict_files
 from migraseg.inference.loading import ModelLoadError, choose_model_file, load_model
 from migraseg.inference.predict_files import (
     MANIFEST,
@@ -289,14 +289,14 @@ def test_8_full_disk_with_probs_fails_that_file_and_cleans_up(oracle, masks, tmp
     def no_room(fd, offset, length):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(predict_files.shutil, "disk_usage", first_call_full)
+    monkeypatch.setattr(file_writer.shutil, "disk_usage", first_call_full)
     out = tmp_path / "out"
     predictor = Predictor.from_path(oracle, device="cpu", tile_size=128)
     bp = BatchPredictor(predictor, out, PredictOptions(save_probs=True))
     a = bp.run([tmp_path / "a.tif", tmp_path / "b.tif"])
     assert [r.status for r in a] == ["failed", "done"]
     assert "not enough free space" in a[0].message and "--probs needs" in a[0].message
-    monkeypatch.setattr(predict_files.os, "posix_fallocate", no_room)
+    monkeypatch.setattr(file_writer.os, "posix_fallocate", no_room)
     (c,) = bp.run([tmp_path / "c.tif"])
     assert c.status == "failed" and "disk full" in c.message
     assert hidden(out) == []

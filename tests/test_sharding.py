@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from migraseg.export import export_torchscript
-from migraseg.inference import predict_files, sharding
+from migraseg.inference import file_writer, sharding
 from migraseg.inference.sharding import Shard, manifest_files
 from migraseg.io import read_image
 from migraseg.measure.tables import read_csv
@@ -86,7 +86,7 @@ def test_shards_then_a_merge_equal_one_run_and_a_killed_shard_resumes(
 
     out = tmp_path / "sharded"
     measured = []
-    real_measure = predict_files.measure_frame
+    real_measure = file_writer.measure_frame
 
     def killed_on_the_second_file(*args, **kwargs):
         measured.append(1)
@@ -94,9 +94,10 @@ def test_shards_then_a_merge_equal_one_run_and_a_killed_shard_resumes(
             raise KeyboardInterrupt
         return real_measure(*args, **kwargs)
 
-    monkeypatch.setattr(predict_files, "measure_frame", killed_on_the_second_file)
-    assert predict_cli(oracle, inputs, "--out", out, "--shard", "1/2", "--quiet") == 130
-    monkeypatch.setattr(predict_files, "measure_frame", real_measure)
+    monkeypatch.setattr(file_writer, "measure_frame", killed_on_the_second_file)
+    killed = ("--shard", "1/2", "--quiet", "--workers", "0")  # measured in this process
+    assert predict_cli(oracle, inputs, "--out", out, *killed) == 130
+    monkeypatch.setattr(file_writer, "measure_frame", real_measure)
     assert sorted(p.name for p in out.glob("img*_labels.tif")) == ["img0_labels.tif"]
     assert not [p for p in out.iterdir() if ".tmp" in p.name]  # nothing half-written
     first = (out / "img0_labels.tif").stat().st_mtime_ns

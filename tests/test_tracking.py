@@ -23,6 +23,7 @@ from migraseg.evaluation.tracking import (
     truth_detections,
 )
 from migraseg.export import export_torchscript
+from migraseg.inference import predict_files
 from migraseg.measure.frame import measure_frame
 from migraseg.measure.tables import read_csv
 from migraseg.synth.generator import make_sample
@@ -260,11 +261,13 @@ def test_simulated_fates_show_in_the_tracks_fate_column():
     assert pairs[("ruptures", "persists")] == 0, pairs
 
 
-def test_a_long_stack_streams_its_pixels(oracle, movie, tmp_path):
-    """Predicting and tracking a stack holds one frame's pixels at a time: 150 more frames of
-    256² add far less Python-side peak memory than their pixels (what grows is per migrasome:
-    outlines, table rows, ROIs, TrackMate spots)."""
+def test_a_long_stack_streams_its_pixels(oracle, movie, tmp_path, monkeypatch):
+    """Predicting and tracking a stack too large to hold for a writer process holds one frame's
+    pixels at a time: 150 more frames of 256² add far less Python-side peak memory than their
+    pixels (what grows is per migrasome: outlines, table rows, ROIs, TrackMate spots)."""
     import tracemalloc
+
+    monkeypatch.setattr(predict_files, "MAX_HELD_BYTES", 2**20)  # stacks here are larger
 
     mask, _, _ = movie
     side = 256

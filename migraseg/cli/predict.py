@@ -115,6 +115,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument(
+        "--workers",
+        default="auto",
+        help="processes that measure and write files while the network predicts the next ones "
+        "(0: none; auto: one per spare core, at most 4, none for a single file)",
+    )
+    parser.add_argument(
         "--backend",
         choices=("auto", "torch", "onnx"),
         default="auto",
@@ -169,6 +175,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--tile-size must be a positive multiple of 32 px, got {args.tile_size}")
     if args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1 tile, got {args.batch_size}")
+    if args.workers != "auto":
+        if not args.workers.strip().isdigit():
+            parser.error(f"--workers must be auto or a number ≥ 0, got {args.workers!r}")
+        args.workers = int(args.workers)
     if not (0 <= args.overlap < 1):
         parser.error(f"--overlap is a fraction of a tile in [0, 1), got {args.overlap}")
     if args.shard is not None:
@@ -372,6 +382,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         force=args.force,
         strict=args.strict,
+        workers=None if args.workers == "auto" else args.workers,
     )
     paths, missing = expand_inputs(
         args.inputs, out, lambda message: print(f"WARNING {message}", file=sys.stderr)

@@ -50,8 +50,7 @@ def stream_blended(
     height, width = shape
     ys, xs = starts
     device = runner.device
-    ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
-    pad_mode = "reflect" if min(height, width) > max(ph, pw) else "replicate"
+    ph, pw, pad_mode = padding(shape, tile)
     weights = torch.from_numpy(gaussian_weights(*tile)).to(device)
     acc = torch.zeros((n_classes, 0, width + pw), device=device)
     norm = torch.zeros((0, width + pw), device=device)
@@ -135,3 +134,58 @@ def label_blocks(
         if classes is not None:
             scaled = torch.round(probs[list(classes)] * 255).to(torch.uint8).cpu().numpy()
         yield y0, labels, scaled
+
+
+def blend_whole(
+    runner: Runner,
+    images: list[torch.Tensor],
+    shapes: list[tuple[int, int]],
+    tile: tuple[int, int],
+    starts: list[tuple[list[int], list[int]]],
+    n_classes: int,
+    batch_size: int,
+    on_tiles: Callable[[int], None] | None = None,
+) -> list[torch.Tensor]:
+    """Gaussian-blended probabilities of several whole images, their tiles batched together.
+
+    A GPU is busy only with large batches, and a folder of small images has few tiles each, so
+    tiles of consecutive images share forward passes. Each image's tiles are added in the order
+    :func:`stream_blended` adds them, so the sums are the same float32 operations.
+
+    Args:
+        images: normalised (C, H, W) images on the runner's device, padded as
+            :func:`stream_blended` pads them (:func:`pad_to_tiles`).
+        shapes: each image's (Y, X) before padding; ``starts``: each image's tile offsets.
+
+    Returns:
+        Per image, probabilities (K, Y, X) float32 on the device.
+    """
+    weights = torch.from_numpy(gaussian_weights(*tile)).to(runner.device)
+    accs = [image.new_zeros((n_classes, *image.shape[1:])) for image in images]
+    norms = [image.new_zeros(image.shape[1:]) for image in images]
+    tiles = [(k, y, x) for k, (ys, xs) in enumerate(starts) for y in ys for x in xs]
+    for j in range(0, len(tiles), batch_size):
+        chunk = tiles[j : j + batch_size]
+        batch = torch.stack([images[k][:, y : y + tile[0], x : x + tile[1]] for k, y, x in chunk])
+        for (k, y, x), probs in zip(chunk, runner(batch), strict=True):
+            accs[k][:, y : y + tile[0], x : x + tile[1]] += probs * weights
+            norms[k][y : y + tile[0], x : x + tile[1]] += weights
+        if on_tiles:
+            on_tiles(len(chunk))
+    return [
+        acc[:, :h, :w] / norm[:h, :w] for acc, norm, (h, w) in zip(accs, norms, shapes, strict=True)
+    ]
+
+
+def padding(shape: tuple[int, int], tile: tuple[int, int]) -> tuple[int, int, str]:
+    """Rows and columns an image of ``shape`` lacks to hold one ``tile``, and how to fill them
+    (mirrored where the image is large enough to mirror, else its edge repeated)."""
+    height, width = shape
+    ph, pw = max(height, tile[0]) - height, max(width, tile[1]) - width
+    return ph, pw, "reflect" if min(height, width) > max(ph, pw) else "replicate"
+
+
+def pad_to_tiles(image: torch.Tensor, tile: tuple[int, int]) -> torch.Tensor:
+    """A (C, Y, X) image padded up to one tile where smaller, as :func:`stream_blended` pads."""
+    ph, pw, mode = padding(tuple(image.shape[1:]), tile)
+    return F.pad(image[None], (0, pw, 0, ph), mode=mode)[0] if ph or pw else image

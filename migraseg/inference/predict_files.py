@@ -21,30 +21,28 @@ import glob
 import json
 import math
 import os
-import shutil
 import stat
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from migraseg.constants import MIGRASOME
+from migraseg.inference.file_writer import FilePlan, FileReport, LabelBlocks, OutputWriter
 from migraseg.inference.modality_check import (
     SAMPLE_SIDE,
     modality_warning,
     pixel_size_warning,
 )
-from migraseg.inference.overlay import MAX_OVERLAY_SIDE, write_overlay
+from migraseg.inference.pipeline import Slot, WriteJob, WriterPool, default_workers
 from migraseg.inference.planes import FileLayout, normalize_axes, select_channels
 from migraseg.inference.plates import (
     PLATE_SUMMARY,
     PlateImage,
-    field_keys,
     field_stem,
     input_name,
     is_zarr,
@@ -52,29 +50,17 @@ from migraseg.inference.plates import (
     write_plate_summary,
 )
 from migraseg.inference.predictor import Predictor
-from migraseg.inference.prefetch import LoadedImage, Prefetcher
+from migraseg.inference.prefetch import LoadedImage, Prefetcher, load
 from migraseg.inference.sharding import Shard, manifest_files, manifest_name, summary_name
-from migraseg.io import LazyTiff, create_tiff_memmap, write_tiff_pages
-from migraseg.measure.cells import cell_map
-from migraseg.measure.frame import STRIP_PIXELS, FrameMeasurements, measure_frame
+from migraseg.io import LazyTiff
+from migraseg.measure.frame import STRIP_PIXELS
 from migraseg.measure.tables import (
-    CELL_COLUMNS,
-    MIGRASOME_COLUMNS,
-    MIGRASOME_TAIL,
     SUMMARY_COLUMNS,
-    cell_rows,
-    channel_columns,
-    migrasome_rows,
     read_csv,
     write_csv,
-    write_roi_set,
 )
-from migraseg.tracking.drift import DriftEstimator
-from migraseg.tracking.outputs import roi_name, tracking_paths, write_tracking
-from migraseg.tracking.stack import track_stack
-from migraseg.tracking.trackmate import TrackedImage
-from migraseg.utils.files import atomic_path, remove_stale_temporaries, write_text_atomic
-from migraseg.visualize import imagej_class_display
+from migraseg.tracking.outputs import tracking_paths
+from migraseg.utils.files import remove_stale_temporaries, write_text_atomic
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OUTPUT_SUFFIXES = ("_labels.tif", "_probs.tif", "_cells.tif")
@@ -82,6 +68,7 @@ MANIFEST = manifest_name(None)
 SUMMARY = summary_name(None)
 MAX_RESCALE = 8.0  # refuse (without force) images rescaled more than this, up or down
 BIG_TILES = 400  # files with more tiles than this get a size and time estimate first
+MAX_HELD_BYTES = 64 * 2**20  # labels and probabilities of a file held for a writer, at most
 
 
 @dataclass
@@ -101,6 +88,7 @@ class PredictOptions:
     strict: bool = False  # the model-fit warnings (modality_check) fail the file instead
     strip_pixels: int = STRIP_PIXELS
     prefetch: bool = True  # read the next file during this one's inference (same outputs)
+    workers: int | None = 0  # writer processes (None: pipeline.default_workers; same outputs)
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that change what is written (compared before skipping a file)."""
@@ -253,48 +241,24 @@ def human_seconds(seconds: float) -> str:
 
 
 @dataclass
-class FileReport:
-    """What happened to one input."""
+class PendingFile:
+    """A file checked, claimed and opened, waiting for the network."""
 
     path: Path
-    status: str  # "done", "skipped" (outputs exist) or "failed"
-    message: str = ""
-    frames: int = 0
-    migrasomes: int = 0
-    megapixels: float = 0.0
-    seconds: float = 0.0
-    summary: list[dict] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # the model may not fit this file
+    plan: FilePlan
+    outputs: dict[str, Path]
+    identity: dict[str, Any]  # what the manifest records of the input
+    warnings: list[str]  # the model may not fit it
+    tiles: int  # of all its frames
+    in_memory: bool  # small, read whole: predicted with others and written by a writer
+    slot: Slot | None = None  # its place in the run's order
 
 
-@dataclass
-class FilePlan:
-    """How one open file is predicted."""
-
-    layout: FileLayout
-    pixel_size_um: float
-    channels: list[int]  # the file's channels fed to the model, in the model's order
-    channel_names: list[str]  # names of all the file's channels (c0, c1, ... if unnamed)
-    frame_interval_min: float | None = None  # time-lapses: from the file, else the option
-
-    @property
-    def tracked(self) -> bool:
-        """Whether migrasomes are tracked: the file has more than one time point."""
-        return self.layout.size.get("T", 1) > 1
-
-
-def tracked_image(path: Path, plan: FilePlan) -> TrackedImage:
-    """The movie as TrackMate's XML describes it."""
-    size = plan.layout.size
-    return TrackedImage(
-        path=path.resolve(),
-        width=size["X"],
-        height=size["Y"],
-        n_frames=size.get("T", 1),
-        n_slices=1 if plan.layout.project_z else size.get("Z", 1),
-        pixel_size_um=plan.pixel_size_um,
-        interval=plan.frame_interval_min or 1.0,
-    )
+def failed_report(path: Path, err: BaseException) -> FileReport:
+    """A failure, in one line naming the file."""
+    cause = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+    cause = " ".join(cause.removeprefix(f"{path}: ").split())
+    return FileReport(path, "failed", f"{path}: {cause}")
 
 
 class ProgressHooks(Protocol):
@@ -429,30 +393,6 @@ def expand_inputs(
     return list(dict.fromkeys(paths)), problems
 
 
-def check_free_space(folder: Path, needed: int, what: str) -> None:
-    """Refuse to start writing ``needed`` bytes where less is free (a full disk under a memory
-    map kills the process with SIGBUS, leaving no message and a hidden temporary file)."""
-    free = shutil.disk_usage(folder).free
-    if needed > free:
-        raise ValueError(
-            f"not enough free space in {folder}: {what} needs {needed / 1e9:.2f} GB, "
-            f"{free / 1e9:.2f} GB free"
-        )
-
-
-def reserve(path: Path) -> None:
-    """Allocate a sparse file's blocks now, so that a full disk is an error here rather than
-    SIGBUS in a memory-mapped write later (file systems without fallocate are left as they are)."""
-    with open(path, "r+b") as f:
-        try:
-            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
-        except OSError as err:
-            if err.errno == errno.ENOSPC:
-                raise ValueError(f"disk full: no room for {path.name} in {path.parent}") from err
-        except AttributeError:  # not on this platform
-            pass
-
-
 class BatchPredictor:
     """Runs a :class:`Predictor` over files and writes every output into ``out_dir``."""
 
@@ -474,6 +414,14 @@ class BatchPredictor:
         self.manifest: Manifest | None = None
         self.shard = shard  # writes its own manifest and summary file (see sharding)
         self.summary = self.out_dir / summary_name(shard)
+        meta = predictor.meta
+        self.writer = OutputWriter(
+            len(meta.class_names),
+            meta.postprocess,
+            self.options.save_probs,
+            self.options.overlay,
+            self.options.strip_pixels,
+        )
 
     def open_out_dir(self) -> Manifest:
         """Create the output folder, read its manifest and check that ``summary.csv`` is ours.
@@ -530,34 +478,70 @@ class BatchPredictor:
         write_plate_summary(rows, self.out_dir, PLATE_SUMMARY)
 
     def predict_all(self, paths: list[Path], reports: list[FileReport]) -> None:
-        """Predict each file in turn, appending its report (failures included) to ``reports``."""
+        """Predict each file in turn, appending its report (failures included) to ``reports``
+        in input order: the next file is read during inference, small files are predicted a
+        few at a time (their tiles batched together), and measured and written by writer
+        processes (:mod:`.pipeline`) while the network goes on."""
         owners: dict[str, Path] = {}
-        with Prefetcher(self.open_input) as prefetch:
+        workers = self.options.workers
+        workers = default_workers(len(paths)) if workers is None else workers
+        batch: list[PendingFile] = []
+        with Prefetcher(self.open_input) as prefetch, WriterPool(self.writer, workers) as pool:
             for i, path in enumerate(paths):
+                start = time.perf_counter()
                 loaded = prefetch.take(path)
                 if i + 1 < len(paths) and self.worth_reading(paths[i + 1]):
                     prefetch.start(paths[i + 1])
-                self.predict_logged(path, loaded, owners, reports)
+                try:
+                    prepared = self.prepare(path, loaded, owners)
+                except Exception as err:  # one bad file must not stop the batch
+                    prepared = failed_report(path, err)
+                if isinstance(prepared, FileReport):
+                    pool.slot(partial(self.conclude, None, start, reports)).fill(prepared)
+                    continue
+                prepared.slot = pool.slot(partial(self.conclude, prepared, start, reports))
+                if prepared.in_memory:
+                    batch.append(prepared)
+                if not prepared.in_memory or sum(p.tiles for p in batch) >= self.batch_tiles:
+                    self.predict_batch(batch, pool)
+                    batch = []
+                if not prepared.in_memory:
+                    self.predict_streaming(prepared)
+                pool.hand_back(keep=pool.workers)
+            self.predict_batch(batch, pool)
+            pool.finish()
 
-    def predict_logged(
+    @property
+    def batch_tiles(self) -> int:
+        """Tiles of small files gathered before they are predicted together."""
+        return self.predictor.batch_size
+
+    def conclude(
         self,
-        path: Path,
-        loaded: LoadedImage | None,
-        owners: dict[str, Path],
+        pending: PendingFile | None,
+        start: float,
         reports: list[FileReport],
+        outcome: FileReport | BaseException,
     ) -> None:
-        """Predict one file of the loop, turning its failure into a report."""
-        start = time.perf_counter()
-        stem = output_stem(path)
-        try:
-            if stem in owners:
-                raise ValueError(f"its outputs {stem}_* would overwrite {owners[stem]}'s")
-            owners[stem] = path
-            report = self.predict_file(path, loaded)
-        except Exception as err:  # one bad file must not stop the batch
-            cause = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
-            cause = " ".join(cause.removeprefix(f"{path}: ").split())
-            report = FileReport(path, "failed", f"{path}: {cause}")
+        """Record a file's outcome in the manifest and report it (interruptions: release its
+        unwritten outputs only)."""
+        if pending is not None:
+            self.manifest.release_missing(pending.outputs.values())  # e.g. the overlay
+        if not isinstance(outcome, (FileReport, Exception)):
+            return  # interrupted: not finished, not reported
+        report = (
+            outcome if isinstance(outcome, FileReport) else failed_report(pending.path, outcome)
+        )
+        if pending is not None and report.status == "done":
+            report.warnings = pending.warnings
+            self.manifest.record(
+                output_stem(pending.path),
+                {
+                    "input": pending.identity,
+                    "settings": self.settings(),
+                    "outputs": sorted(p.name for p in pending.outputs.values() if p.is_file()),
+                },
+            )
         report.seconds = time.perf_counter() - start
         self.progress.end_file(report)
         reports.append(report)
@@ -600,11 +584,17 @@ class BatchPredictor:
         done = self.manifest is not None and self.is_done(path, outputs)
         return self.options.overwrite or not done
 
-    def predict_file(self, path: Path, loaded: LoadedImage | None = None) -> FileReport:
-        """Predict one file and write its outputs; raises on any problem with it."""
+    def prepare(
+        self, path: Path, loaded: LoadedImage | None, owners: dict[str, Path]
+    ) -> FileReport | PendingFile:
+        """Check a file, claim its outputs and open it: a report when it is already done,
+        else what predicting it needs. Raises on any problem with it."""
         if self.manifest is None:
             self.manifest = self.open_out_dir()
         manifest, stem = self.manifest, output_stem(path)
+        if stem in owners:
+            raise ValueError(f"its outputs {stem}_* would overwrite {owners[stem]}'s")
+        owners[stem] = path
         outputs = output_paths(path, self.out_dir, self.options.save_probs, self.options.overlay)
         if any(p.resolve() == path.resolve() for p in outputs.values()):
             raise ValueError("input and output are the same file; choose another --out")
@@ -622,33 +612,73 @@ class BatchPredictor:
         for p in outputs.values():
             remove_stale_temporaries(p)
         identity = input_identity(path)
+        image = None
         try:
-            with loaded or self.open_input(path) as tiff:
-                plan = self.plan(tiff)
-                if plan.tracked:
-                    self.add_tracking_outputs(path, plan, outputs)
-                warnings = self.check_fit(path, plan)
-                height, width = plan.layout.size["Y"], plan.layout.size["X"]
-                tiles = self.predictor.count_tiles((height, width), plan.pixel_size_um)
-                self.estimate(path, plan, tiles)
-                self.progress.start_file(path, tiles * len(plan.layout.frames))
-                first: dict[str, np.ndarray] = {}
-                measured = self.write_images(plan, outputs, first)
-            report = self.write_tables(path, plan, measured, outputs, first)
+            image = loaded or load(path, self.open_input, MAX_HELD_BYTES) or self.open_input(path)
+            plan = self.plan(image)
+            if plan.tracked:
+                self.add_tracking_outputs(path, plan, outputs)
+            warnings = self.check_fit(path, plan)
+            height, width = plan.layout.size["Y"], plan.layout.size["X"]
+            tiles = self.predictor.count_tiles((height, width), plan.pixel_size_um)
+            self.estimate(path, plan, tiles)
         except BaseException:
+            if image is not None:
+                image.close()
             manifest.release_missing(outputs.values())
             raise
-        manifest.release_missing(outputs.values())  # the overlay of a large image
-        report.warnings = warnings
-        manifest.record(
-            stem,
-            {
-                "input": identity,
-                "settings": self.settings(),
-                "outputs": sorted(p.name for p in outputs.values() if p.is_file()),
-            },
+        held = math.prod(plan.layout.output_shape) * (1 + len(self.writer.classes))
+        in_memory = isinstance(image, LoadedImage) and held <= MAX_HELD_BYTES
+        frames = len(plan.layout.frames)
+        return PendingFile(path, plan, outputs, identity, warnings, tiles * frames, in_memory)
+
+    def predict_streaming(self, pending: PendingFile) -> None:
+        """Predict a large file strip by strip, writing as rows come (in this process)."""
+        plan = pending.plan
+        self.progress.start_file(pending.path, pending.tiles)
+
+        def infer(index: int, source) -> LabelBlocks:
+            advance, classes = self.progress.advance_tiles, self.writer.classes
+            return self.predictor.stream_labels(source, plan.pixel_size_um, advance, classes)
+
+        try:
+            with plan.layout.tiff:
+                first: dict[str, np.ndarray] = {}
+                measured = self.writer.write_images(plan, infer, pending.outputs, first)
+            pending.slot.fill(
+                self.writer.write_tables(pending.path, plan, measured, pending.outputs, first)
+            )
+        except Exception as err:  # reported as this file's failure
+            pending.slot.fill(err)
+
+    def predict_batch(self, batch: list[PendingFile], pool: WriterPool) -> None:
+        """Predict small files held in memory together, then hand each to a writer."""
+        if not batch:
+            return
+        self.progress.start_file(batch[0].path, sum(p.tiles for p in batch))
+        images = (
+            (p.plan.layout.source(frame, p.plan.channels), p.plan.pixel_size_um)
+            for p in batch
+            for frame in p.plan.layout.frames
         )
-        return report
+        try:
+            labelled = self.predictor.label_many(
+                images, self.writer.classes, self.progress.advance_tiles
+            )
+            results = list(labelled)
+        except Exception as err:
+            if len(batch) > 1:  # find the file at fault: each alone
+                for pending in batch:
+                    self.predict_batch([pending], pool)
+            else:
+                batch[0].slot.fill(err)
+            return
+        for pending in batch:
+            n = len(pending.plan.layout.frames)
+            mine, results = results[:n], results[n:]
+            labels, scaled = (list(x) for x in zip(*mine, strict=True))
+            job = WriteJob(pending.path, pending.plan, pending.outputs, labels, scaled)
+            pool.submit(pending.slot, job)
 
     def add_tracking_outputs(self, path: Path, plan: FilePlan, outputs: dict[str, Path]) -> None:
         """Claim a time-lapse's tracking outputs too (refusing files migraseg did not write)."""
@@ -730,125 +760,3 @@ class BatchPredictor:
         names = names or [f"c{i}" for i in range(layout.n_channels)]
         interval = tiff.frame_interval_min or options.frame_interval_min
         return FilePlan(layout, pixel_size, channels, names, interval)
-
-    def predict_frames(
-        self,
-        plan: FilePlan,
-        probs: np.ndarray | None,
-        cells: np.ndarray,
-        measured: list,
-        first: dict[str, np.ndarray],
-    ):
-        """Yield each frame's (Y, X) uint8 labels; fill ``probs`` (frames, K, Y, X) if given and
-        ``cells`` (frames, Y, X) with cell ids, append each frame's measurements to ``measured``
-        and keep the first frame's input and labels in ``first`` for the overlay."""
-        layout, size = plan.layout, plan.pixel_size_um
-        every_channel = list(range(layout.n_channels))
-        drift = {z: DriftEstimator() for z in {f.z for f in layout.frames}} if plan.tracked else {}
-        keep = self.options.overlay and max(layout.size["Y"], layout.size["X"]) <= MAX_OVERLAY_SIDE
-        for i, frame in enumerate(layout.frames):
-            labels = np.empty((layout.size["Y"], layout.size["X"]), np.uint8)
-            migrasome = np.empty_like(labels)  # its probability × 255, for the migrasomes' score
-            source = layout.source(frame, plan.channels)
-            every_class = probs is not None  # else only the migrasomes' (for their score)
-            classes = range(len(self.predictor.meta.class_names)) if every_class else [MIGRASOME]
-            blocks = self.predictor.stream_labels(
-                source, size, self.progress.advance_tiles, classes
-            )
-            for y0, block, scaled in blocks:
-                labels[y0 : y0 + block.shape[0]] = block
-                migrasome[y0 : y0 + block.shape[0]] = scaled[MIGRASOME if every_class else 0]
-                if probs is not None:
-                    probs[i, :, y0 : y0 + block.shape[0]] = scaled
-            rows = layout.source(frame, every_channel).rows
-            postprocess = self.predictor.meta.postprocess
-            cell_ids = cell_map(labels, size)
-            cell_ids.fill(cells[i])
-            found = measure_frame(
-                labels, rows, size, postprocess, self.options.strip_pixels, migrasome, cell_ids
-            )
-            if drift:
-                found.stage_offset_px = drift[frame.z].update(labels)
-            measured.append((frame.t, frame.z, found))
-            if keep and i == 0:
-                first["labels"] = labels.copy()
-                first["image"] = source.rows(0, layout.size["Y"])[0]
-            yield labels
-
-    def write_images(
-        self, plan: FilePlan, outputs: dict[str, Path], first: dict[str, np.ndarray]
-    ) -> list:
-        """Write the labels, cell ids (and probabilities) of every frame; return the
-        measurements (and the first frame in ``first``, see :meth:`predict_frames`)."""
-        layout, size = plan.layout, plan.pixel_size_um
-        shape, axes = layout.output_shape, layout.output_axes
-        measured: list[tuple[int | None, int | None, FrameMeasurements]] = []
-        n_classes = len(self.predictor.meta.class_names)
-        probs_shape = (*shape[:-2], n_classes, *shape[-2:])
-        needed = 3 * math.prod(shape) + self.options.save_probs * math.prod(probs_shape)
-        what = "--probs" if self.options.save_probs else "the labels and cells"
-        check_free_space(self.out_dir, needed, what)
-        with ExitStack() as stack:
-            tmp = stack.enter_context(atomic_path(outputs["cells"]))
-            cells = create_tiff_memmap(tmp, shape, np.uint16, size, axes)
-            reserve(tmp)
-            probs = None
-            if self.options.save_probs:
-                tmp = stack.enter_context(atomic_path(outputs["probs"]))
-                probs = create_tiff_memmap(tmp, probs_shape, np.uint8, size, axes[:-2] + "CYX")
-                reserve(tmp)
-            frames = None if probs is None else probs.reshape(-1, n_classes, *shape[-2:])
-            cell_frames = cells.reshape(-1, *shape[-2:])
-            pages = self.predict_frames(plan, frames, cell_frames, measured, first)
-            display = imagej_class_display()
-            write_tiff_pages(outputs["labels"], pages, shape, np.uint8, size, axes, display=display)
-            for array in (cells, probs):
-                if array is not None:
-                    array.flush()
-            del cells, probs, frames, cell_frames, pages
-        return measured
-
-    def write_tables(
-        self,
-        path: Path,
-        plan: FilePlan,
-        measured: list,
-        outputs: dict[str, Path],
-        first: dict[str, np.ndarray],
-    ) -> FileReport:
-        """Write the migrasome and cell tables, the ROI set, the per-frame summary of a file and
-        the overlay of its first frame (if kept in ``first``)."""
-        size = plan.pixel_size_um
-        rows = migrasome_rows(measured, size, plan.channel_names)
-        columns = [*MIGRASOME_COLUMNS, *channel_columns(plan.channel_names), *MIGRASOME_TAIL]
-        names = None
-        if plan.tracked:
-            stacked = track_stack(measured, size, plan.frame_interval_min or 1.0)
-            for row, track_id in zip(rows, stacked.track_id, strict=True):
-                row["track_id"] = int(track_id)
-            columns.append("track_id")
-            names = [roi_name(row["track_id"], row["frame"]) for row in rows]
-            unit = "min" if plan.frame_interval_min else "frame"
-            write_tracking(stacked, outputs, unit, tracked_image(path, plan))
-        write_csv(outputs["migrasomes"], rows, columns)
-        write_csv(outputs["cell_table"], cell_rows(measured), CELL_COLUMNS)
-        write_roi_set(outputs["rois"], measured, names)
-        if first:
-            in_first = rows[: len(measured[0][2].migrasomes)]
-            spots = [(r["id"], r["x_px"], r["y_px"]) for r in in_first]
-            write_overlay(outputs["overlay"], first["image"], first["labels"], size, spots)
-        summary = [
-            {**field_keys(path), "frame": t or 0, "z": "" if z is None else z,
-             "pixel_size_um": size, **found.summary(size)}
-            for t, z, found in measured
-        ]  # fmt: skip
-        write_csv(outputs["summary"], summary, SUMMARY_COLUMNS)
-        n_frames = len(measured)
-        return FileReport(
-            path,
-            "done",
-            frames=n_frames,
-            migrasomes=len(rows),
-            megapixels=plan.layout.size["Y"] * plan.layout.size["X"] * n_frames / 1e6,
-            summary=summary,
-        )

@@ -11,7 +11,7 @@ whole-image processing: the strip logic only decides *when* a row is computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -21,7 +21,13 @@ import torch
 from torch import nn
 
 from migraseg.inference.backends import OnnxModel, make_runner
-from migraseg.inference.device_tiling import label_blocks, stream_blended, to_input_grid
+from migraseg.inference.device_tiling import (
+    blend_whole,
+    label_blocks,
+    pad_to_tiles,
+    stream_blended,
+    to_input_grid,
+)
 from migraseg.inference.loading import choose_model_file, load_model
 from migraseg.inference.tiling import padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
@@ -249,6 +255,49 @@ class Predictor:
             ``(y0, labels, probs)`` for input rows ``[y0, y0 + h)``.
         """
         return label_blocks(self.stream(source, pixel_size_um, on_tiles), classes)
+
+    def label_many(
+        self,
+        images: Iterable[tuple[RowSource, float]],
+        classes: Sequence[int],
+        on_tiles: Callable[[int], None] | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`stream_labels` of many small images, with tiles of consecutive images in the
+        same forward passes (a GPU is only busy with large batches; a folder of 512² files has
+        one tile each). Each image is held whole on the device, for images of a few tiles.
+
+        Args:
+            images: ``(source, pixel_size_um)`` of raw images.
+            classes: classes whose probabilities × 255 come with the labels.
+
+        Yields:
+            Per image, in order: uint8 labels (Y, X) and uint8 probabilities (len(classes), Y, X).
+        """
+        group: list[tuple[torch.Tensor, tuple[int, int], tuple[int, int], tuple, tuple]] = []
+        for source, pixel_size_um in images:
+            model_rows, grid = self.model_input(source, pixel_size_um)
+            tile, ys, xs = self._tile_grid(grid)
+            tiles = sum(len(g[4][0]) * len(g[4][1]) for g in group)
+            if group and (tile != group[0][3] or tiles >= self.batch_size):
+                yield from self._label_group(group, classes, on_tiles)
+                group = []
+            image = torch.from_numpy(model_rows(0, grid[0])).to(self.runner.device)
+            group.append((pad_to_tiles(image, tile), grid, tuple(source.shape), tile, (ys, xs)))
+        if group:
+            yield from self._label_group(group, classes, on_tiles)
+
+    def _label_group(self, group: list, classes: Sequence[int], on_tiles) -> Iterator:
+        """Labels of images whose tiles share forward passes (see :meth:`label_many`)."""
+        images, grids, shapes, tiles, starts = zip(*group, strict=True)
+        n_classes = len(self.meta.class_names)
+        blended = blend_whole(
+            self.runner, list(images), list(grids), tiles[0], list(starts), n_classes,
+            self.batch_size, on_tiles,
+        )  # fmt: skip
+        for probs, grid, shape in zip(blended, grids, shapes, strict=True):
+            blocks = label_blocks(to_input_grid(iter([(0, probs)]), grid, shape), classes)
+            _, labels, scaled = next(blocks)
+            yield labels, scaled
 
     def probabilities(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
         """Class probabilities (K, Y, X) float32 on the input's grid for a raw image (C, Y, X)."""
