@@ -75,15 +75,17 @@ def goal_configs(cuda: bool, n_files: int) -> list[dict]:
         {**base, "mode": "labels"},
         {**base, "mode": "raw-forward"},
         {**base, "mode": "monai"},
-        {**base, "mode": "files", "files": n_files, "side": 512},
+        {**base, "mode": "files", "files": n_files, "side": 512, "pipeline": False},
+        {**base, "mode": "files", "files": n_files, "side": 512, "pipeline": True},
     ]
     if cuda:
         gpu = {**base, "device": "cuda", "batch": 8, "backend": "eager", "amp": True}
+        many = max(n_files // 10, 20)
         configs += [
             {**gpu, "mode": "labels", "side": 2048},
             {**gpu, "mode": "raw-forward", "side": 2048},
             {**gpu, "mode": "monai", "side": 2048},
-            {**gpu, "mode": "files", "files": max(n_files // 10, 20), "side": 2048},
+            {**gpu, "mode": "files", "files": many, "side": 2048, "pipeline": True},
         ]
     return configs
 
@@ -253,7 +255,10 @@ def tiled_to(image, side: int):
 
 def run_files(work: Path, config: dict, predictor, image) -> dict:
     """files/s and MP/s of migraseg-predict's folder loop on ``config['files']`` uncompressed
-    TIFFs of ``image`` (every output written; timed after two warm-up files elsewhere)."""
+    TIFFs of ``image`` (every output written; timed after two warm-up files elsewhere): as a
+    pipeline (``config['pipeline']``: tiles of several files batched, writer processes), or
+    plain (one file at a time, streamed, written in this process)."""
+    from migraseg.inference import predict_files
     from migraseg.inference.predict_files import BatchPredictor, PredictOptions
     from migraseg.io import write_tiff
 
@@ -264,12 +269,14 @@ def run_files(work: Path, config: dict, predictor, image) -> dict:
         write_tiff(folder / f"f{i:05d}.tif", image[0], size, compression=None)
         for i in range(config["files"])
     ]
-    BatchPredictor(predictor, work / "warm_up").run(paths[:2])
+    options = PredictOptions(workers=None if config["pipeline"] else 0)
+    if not config["pipeline"]:
+        predict_files.MAX_HELD_BYTES = 0  # every file streamed
+    BatchPredictor(predictor, work / "warm_up", options).run(paths[:2])
     Path("/proc/self/clear_refs").write_text("5")
     start = time.perf_counter()
-    reports = BatchPredictor(predictor, work / f"out_{config['device']}", PredictOptions()).run(
-        paths
-    )
+    out = work / f"out_{config['device']}_{config['pipeline']}"
+    reports = BatchPredictor(predictor, out, options).run(paths)
     seconds = time.perf_counter() - start
     if any(r.status != "done" for r in reports):
         raise SystemExit(f"files: {[r.message for r in reports if r.message][:3]}")
@@ -368,6 +375,8 @@ def goal_table(results: list[tuple[dict, dict]], args: argparse.Namespace) -> st
     import onnxruntime
     import torch
 
+    from migraseg.inference.pipeline import default_workers
+
     network = Path(args.checkpoint).name if args.checkpoint else f"{args.network} (random weights)"
     lines = [
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
@@ -389,6 +398,13 @@ def goal_table(results: list[tuple[dict, dict]], args: argparse.Namespace) -> st
             "monai": "MONAI `sliding_window_inference`, normalised image → probabilities",
             "files": f"migraseg-predict folder loop, {config.get('files')} files, all outputs",
         }[config["mode"]]
+        if config["mode"] == "files":
+            what += (
+                f", pipeline ({default_workers(config['files'])} writer processes, tiles of "
+                f"{config['batch']} files per pass)"
+                if config["pipeline"]
+                else ", plain (one file at a time, written by the main process)"
+            )
         files = f"{result['files_per_s']:.2f}" if "files_per_s" in result else ""
         lines.append(
             f"| {config['device']} | {result['runner']} | {what} | {side}² | "
@@ -405,6 +421,12 @@ def goal_table(results: list[tuple[dict, dict]], args: argparse.Namespace) -> st
             f"(goal ≥ 0.6×); end to end over MONAI = **{monai:.2f}×** "
             "(goal ≥ 1.2×; MONAI's time excludes normalisation and the argmax, ours includes them)."
         )
+        files = {c["pipeline"]: r["seconds"] for c, r in results if c["mode"] == "files"}
+        if device == "cpu" and len(files) == 2:
+            lines.append(
+                f"- **{device}** folder loop: pipeline / plain = "
+                f"**{files[False] / files[True]:.2f}×** files/s."
+            )
     if not torch.cuda.is_available():
         lines.append("- No CUDA device here: the GPU rows (eager bf16, 2048² files) not run.")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from migraseg.inference.device_tiling import resample_tensor
+from migraseg.inference.device_tiling import class_argmax, resample_tensor
 from migraseg.inference.predictor import ArraySource, Predictor
 from migraseg.inference.tiling import gaussian_weights
 from migraseg.model_meta import ModelMeta
@@ -133,3 +133,12 @@ def test_tiles_of_several_images_batched_together_give_each_image_s_own_result(c
         np.testing.assert_array_equal(labels, np.concatenate([b[1] for b in blocks]))
         np.testing.assert_array_equal(scaled, np.concatenate([b[2] for b in blocks], axis=1))
         assert len(np.unique(labels)) > 1
+
+
+def test_class_argmax_equals_torch_argmax_ties_included():
+    probs = torch.rand(4, 60, 70, generator=torch.Generator().manual_seed(0))
+    probs[:, :10] = 0.25  # all tied: class 0
+    probs[2, 10:20], probs[3, 10:20] = 2.0, 2.0  # tied at the top: the first of them
+    expected = probs.argmax(0).to(torch.uint8)
+    assert torch.equal(class_argmax(probs), expected)
+    assert set(expected.unique().tolist()) == {0, 1, 2, 3}
