@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU check in one go, for a GPU that is only briefly available: the GPU tests, the
 # quickstart trained end to end with trainer=gpu (wall time, metrics, export), training-step
-# throughput (benchmark_train.py) and inference throughput beside MONAI (benchmark_inference.py).
+# throughput (benchmark_train.py) and inference throughput beside MONAI (benchmark_inference.py,
+# also issue 12's goal rows).
 # Run from the repository root with migraseg importable; logs and results go to $OUT
 # (default gpu_results/), each step bounded by its own time limit so one slow step cannot eat
 # the others. TRAIN_ARGS narrows the training-step matrix (e.g. "--encoders resnet34"):
@@ -35,5 +36,9 @@ checkpoint=$(find "$run_dir/checkpoints" -name 'epoch*.ckpt' 2>/dev/null | sort 
 # shellcheck disable=SC2086  # TRAIN_ARGS is a list of options
 step train_throughput 150 "$py" scripts/benchmark_train.py ${TRAIN_ARGS:-}
 step inference 120 "$py" scripts/benchmark_inference.py --gpu-only ${checkpoint:+--checkpoint "$checkpoint"}
+# issue 12's goals: 2048² end to end, raw forward and MONAI in bf16, and a folder of 40 files of
+# 2048² through the pipeline (batched tiles, writer processes)
+step inference_goals 240 "$py" scripts/benchmark_inference.py --goals --gpu-only --files 400 \
+    ${checkpoint:+--checkpoint "$checkpoint"}
 step train_throughput_batch64 90 "$py" scripts/benchmark_train.py --encoders resnet18 \
     --variants fp32 bf16+cl --batch-size 64

@@ -42,3 +42,21 @@ def test_gpu_prediction_matches_cpu():
     gpu = Predictor(net, meta, device="cuda", tile_size=128).probabilities(image, 0.1)
     np.testing.assert_allclose(gpu, cpu, atol=3e-2)  # bf16 autocast on the GPU
     assert (gpu.argmax(0) == cpu.argmax(0)).mean() > 0.98
+
+
+def test_gpu_tiles_of_several_images_match_cpu():
+    """The folder loop's batched path (tiles of several images per pass) on the GPU."""
+    from migraseg.inference.predictor import ArraySource
+
+    torch.manual_seed(0)
+    net = build_model(**TINY).eval()
+    meta = ModelMeta(in_channels=1, pixel_size_um=0.1, patch_size=64, model=TINY)
+    rng = np.random.default_rng(1)
+    items = [(ArraySource(rng.random((1, s, s), dtype=np.float32) * 1000), 0.1) for s in (90, 160)]
+    results = {}
+    for device in ("cpu", "cuda"):
+        predictor = Predictor(net, meta, device=device, tile_size=64, batch_size=8)
+        results[device] = list(predictor.label_many(items, classes=[3]))
+    for (cpu_labels, cpu_scaled), (gpu_labels, gpu_scaled) in zip(*results.values(), strict=True):
+        assert (gpu_labels == cpu_labels).mean() > 0.98
+        assert np.abs(gpu_scaled.astype(int) - cpu_scaled).max() <= 8  # bf16 on the GPU

@@ -39,9 +39,10 @@ from migraseg.measure.tables import (
     write_roi_set,
 )
 from migraseg.tracking.drift import DriftEstimator
-from migraseg.tracking.outputs import roi_name, write_tracking
+from migraseg.tracking.outputs import write_tracking
 from migraseg.tracking.stack import track_stack
 from migraseg.tracking.trackmate import TrackedImage
+from migraseg.tracking.tracks import roi_name
 from migraseg.utils.files import atomic_path
 from migraseg.visualize import imagej_class_display
 

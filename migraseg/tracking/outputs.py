@@ -30,11 +30,6 @@ def tracking_paths(stem: Path) -> dict[str, Path]:
     }
 
 
-def roi_name(track_id: int, frame: int) -> str:
-    """A migrasome's ROI name: Fiji's ROI Manager sorts a track's outlines frame by frame."""
-    return f"t{track_id}_f{frame}"
-
-
 def write_tracking(
     stacked: StackTracks, paths: dict[str, Path], time_unit: str, image: TrackedImage
 ) -> None:

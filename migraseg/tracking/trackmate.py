@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from migraseg.tracking.tracks import roi_name
 from migraseg.utils.files import atomic_path
 
 TRACKMATE_VERSION = "7.11.1"  # the XML layout this file follows
@@ -80,7 +81,7 @@ def trackmate_tree(detections: pd.DataFrame, image: TrackedImage, time_unit: str
         group = ET.SubElement(all_spots, "SpotsInFrame", frame=str(int(frame)))
         for spot_id, spot in in_frame.iterrows():
             ET.SubElement(
-                group, "Spot", ID=str(spot_id), name=f"t{spot['track_id']}_f{int(frame)}",
+                group, "Spot", ID=str(spot_id), name=roi_name(spot["track_id"], int(frame)),
                 QUALITY="1.0", POSITION_X=f"{spot['x_px'] * size:.4f}",
                 POSITION_Y=f"{spot['y_px'] * size:.4f}",
                 POSITION_Z="0.0" if pd.isna(spot["z"]) else str(float(spot["z"])),

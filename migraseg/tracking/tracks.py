@@ -29,6 +29,12 @@ SHRINK = 0.8  # a track ending below this fraction of its maximal diameter shran
 GROWTH_WINDOW = 3  # observations per least-squares slope of diameter against time
 
 
+def roi_name(track_id: int, frame: int) -> str:
+    """A migrasome's ROI name, also its TrackMate spot's: Fiji's ROI Manager sorts a track's
+    outlines frame by frame."""
+    return f"t{track_id}_f{frame}"
+
+
 def max_growth_rate(time_min: np.ndarray, diameter_um: np.ndarray) -> float:
     """Largest slope (µm/min) of diameter against time, each fitted by least squares to
     :data:`GROWTH_WINDOW` consecutive observations (fewer if the track has fewer; NaN for one):
