@@ -3,10 +3,14 @@ forward pass) and measured and written by writer processes write exactly what th
 writes (one file at a time, strip by strip, in this process), keep the input order, and an
 interruption keeps what was finished and loses nothing else."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from migraseg.inference import pipeline, predict_files
+from migraseg.inference.file_writer import FileReport, OutputWriter
 from migraseg.inference.predict_files import BatchPredictor, PredictOptions, expand_inputs
 from migraseg.inference.predictor import Predictor
 from migraseg.measure.tables import read_csv
@@ -107,3 +111,23 @@ def test_writers_default_to_the_spare_cores_and_none_for_one_file(monkeypatch):
 def test_bad_worker_counts_are_usage_errors(oracle, folder, tmp_path, capsys, value):  # noqa: F811
     assert predict_cli(oracle, folder, "--out", tmp_path / "o", "--workers", value) == 2
     assert "--workers must be auto or a number" in capsys.readouterr().err
+
+
+def dies_on_crash(writer, job):
+    """A writer's work that kills its process on a job named crash (a writer OOM-killed)."""
+    if job.path.name == "crash":
+        os._exit(1)
+    return FileReport(job.path, "done")
+
+
+def test_a_writer_that_dies_fails_its_file_and_new_writers_take_the_next(tmp_path):
+    outcomes = []
+    writer = OutputWriter(n_classes=4, postprocess={})
+    with pipeline.WriterPool(writer, workers=1, work=dies_on_crash) as pool:
+        for name in ("first", "crash", "after"):
+            job = pipeline.WriteJob(Path(name), None, {}, [], [])
+            pool.submit(pool.slot(outcomes.append), job)
+            pool.finish()  # one at a time: only the crashing job is with the dying writer
+    assert [type(o).__name__ for o in outcomes] == ["FileReport", "RuntimeError", "FileReport"]
+    assert "writer process died" in str(outcomes[1]) and "rerun" in str(outcomes[1])
+    assert outcomes[2].path == Path("after")

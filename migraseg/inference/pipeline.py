@@ -21,6 +21,7 @@ import signal
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +87,15 @@ class Slot:
 
     def result(self) -> FileReport | BaseException:
         """The outcome, waiting for a writer if need be."""
-        if isinstance(self.outcome, Future):
-            error = self.outcome.exception()
-            return error if error is not None else self.outcome.result()
-        return self.outcome
+        if not isinstance(self.outcome, Future):
+            return self.outcome
+        error = self.outcome.exception()
+        if isinstance(error, BrokenProcessPool):
+            return RuntimeError(
+                "a writer process died while this file was with it (out of memory?); nothing "
+                "of it was recorded: rerun to redo it"
+            )
+        return error if error is not None else self.outcome.result()
 
 
 class WriterPool:
@@ -98,10 +104,16 @@ class WriterPool:
     Args:
         writer: what measures and writes each file.
         workers: writer processes (0: write in the calling process).
+        work: what a writer does with a job (a module-level function, so it pickles).
     """
 
-    def __init__(self, writer: OutputWriter, workers: int):
-        self.writer, self.workers = writer, workers
+    def __init__(
+        self,
+        writer: OutputWriter,
+        workers: int,
+        work: Callable[[OutputWriter, WriteJob], FileReport] = write_job,
+    ):
+        self.writer, self.workers, self.work = writer, workers, work
         self.slots: deque[Slot] = deque()
         self.executor: ProcessPoolExecutor | None = None
 
@@ -114,15 +126,25 @@ class WriterPool:
         """Measure and write ``job`` in a writer process (here, without workers)."""
         if not self.workers:
             try:
-                slot.fill(write_job(self.writer, job))
+                slot.fill(self.work(self.writer, job))
             except Exception as err:  # reported as that file's failure
                 slot.fill(err)
             return
-        if self.executor is None:  # spawned, not forked: the parent runs threads (torch)
+        try:
+            slot.fill(self.executor_ready().submit(self.work, self.writer, job))
+        except BrokenProcessPool:  # a writer died: its files fail, the next ones get new writers
+            self.executor.shutdown(wait=False)
+            self.executor = None
+            slot.fill(self.executor_ready().submit(self.work, self.writer, job))
+
+    def executor_ready(self) -> ProcessPoolExecutor:
+        """The writer processes, started on first use: spawned, not forked, because the main
+        process runs threads (torch, the reader)."""
+        if self.executor is None:
             self.executor = ProcessPoolExecutor(
                 self.workers, multiprocessing.get_context("spawn"), initializer=_writer_signals
             )
-        slot.fill(self.executor.submit(write_job, self.writer, job))
+        return self.executor
 
     def hand_back(self, keep: int) -> None:
         """Hand back outcomes in order, waiting for writers while more than ``keep`` filled
