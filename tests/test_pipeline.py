@@ -131,3 +131,16 @@ def test_a_writer_that_dies_fails_its_file_and_new_writers_take_the_next(tmp_pat
     assert [type(o).__name__ for o in outcomes] == ["FileReport", "RuntimeError", "FileReport"]
     assert "writer process died" in str(outcomes[1]) and "rerun" in str(outcomes[1])
     assert outcomes[2].path == Path("after")
+
+
+def test_only_files_of_few_tiles_are_held_whole(oracle, truth, tmp_path):  # noqa: F811
+    """A small file is held whole on the device; the same file upscaled 4× onto the model's
+    grid (121 tiles of 64²) is streamed strip by strip, as large files are."""
+    mask = truth[0][1]
+    native = write_imagej(tmp_path / "native.tif", as_image(mask), "YX")
+    coarse = write_imagej(tmp_path / "coarse.tif", as_image(mask), "YX", pixel_size=0.8)
+    predictor = Predictor.from_path(oracle, device="cpu", tile_size=64)
+    batch = BatchPredictor(predictor, tmp_path / "out", PredictOptions(force=True))
+    held = {p.name: batch.prepare(p, None, {}) for p in (native, coarse)}
+    assert held["native.tif"].tiles == 9 and held["native.tif"].in_memory
+    assert held["coarse.tif"].tiles == 121 and not held["coarse.tif"].in_memory

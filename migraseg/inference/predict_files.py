@@ -69,6 +69,7 @@ SUMMARY = summary_name(None)
 MAX_RESCALE = 8.0  # refuse (without force) images rescaled more than this, up or down
 BIG_TILES = 400  # files with more tiles than this get a size and time estimate first
 MAX_HELD_BYTES = 64 * 2**20  # labels and probabilities of a file held for a writer, at most
+MAX_WHOLE_TILES = 64  # tiles of a frame held whole on the device (~12 MP on the model's grid)
 
 
 @dataclass
@@ -628,7 +629,9 @@ class BatchPredictor:
             manifest.release_missing(outputs.values())
             raise
         held = math.prod(plan.layout.output_shape) * (1 + len(self.writer.classes))
-        in_memory = isinstance(image, LoadedImage) and held <= MAX_HELD_BYTES
+        in_memory = (
+            isinstance(image, LoadedImage) and held <= MAX_HELD_BYTES and tiles <= MAX_WHOLE_TILES
+        )
         frames = len(plan.layout.frames)
         return PendingFile(path, plan, outputs, identity, warnings, tiles * frames, in_memory)
 
