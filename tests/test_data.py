@@ -99,3 +99,20 @@ def test_intensity_augmentation_never_clips_the_normalised_range():
         outs.append(augment(image=image, mask=np.zeros((64, 64), np.uint8))["image"])
     assert max(o.max() for o in outs) > 1.5 and min(o.min() for o in outs) < 0
     assert any(not np.allclose(o, image) for o in outs)
+
+
+def test_shot_noise_reimages_a_patch_with_few_photons():
+    """Photon-starved images (a few photons at the brightest pixel): Poisson noise that keeps
+    the mean and leaves the mask alone."""
+    image = np.full((64, 64, 1), 0.8, np.float32)
+    mask = np.zeros((64, 64), np.uint8)
+    augment = build_augmentation(flips=False, shot_noise_scale=(0.2, 0.2))
+    noisy = []
+    for seed in range(20):
+        augment.set_random_seed(seed)
+        out = augment(image=image, mask=mask)
+        assert (out["mask"] == 0).all()
+        noisy.append(out["image"])
+    changed = [o for o in noisy if not np.allclose(o, image)]
+    assert 0 < len(changed) < 20  # applied to some patches (p=0.3), not all
+    assert all(o.std() > 0.1 and abs(o.mean() - 0.8) < 0.1 for o in changed)

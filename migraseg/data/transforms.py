@@ -54,6 +54,7 @@ def build_augmentation(
     gamma_range: tuple[float, float] = (1.0, 1.0),
     noise_std: float = 0.0,
     speckle: float = 0.0,
+    shot_noise_scale: tuple[float, float] = (0.0, 0.0),
     blur_probability: float = 0.0,
     defocus_probability: float = 0.0,
     downscale_probability: float = 0.0,
@@ -64,8 +65,11 @@ def build_augmentation(
     Geometry first (D4 symmetries, scale for pixel-size robustness, rotation), then intensity:
     brightness/contrast, gamma (``gamma_range``, e.g. (0.6, 1.6)), additive Gaussian noise
     (s.d. up to ``noise_std``), multiplicative speckle (EMCCD-like gain noise, ±``speckle``),
-    Gaussian blur, defocus (a disc PSF), downscaling (a coarser microscope), uneven
-    illumination. Each ``*_probability`` is how often that transform applies.
+    Poisson shot noise (``shot_noise_scale``: 1 / photons per unit of the patch's range, so
+    (0.01, 0.3) re-images a patch with 100 down to ~3 photons at its brightest; albumentations'
+    ShotNoise, which works on intensities raised to 2.2 as for camera images), Gaussian blur,
+    defocus (a disc PSF), downscaling (a coarser microscope), uneven illumination. Each
+    ``*_probability`` is how often that transform applies.
     """
     geometry: list[A.BasicTransform] = []
     if flips:
@@ -99,6 +103,8 @@ def build_augmentation(
         intensity.append(
             A.MultiplicativeNoise(multiplier=(1 - speckle, 1 + speckle), elementwise=True, p=0.3)
         )
+    if shot_noise_scale[1] > 0:
+        intensity.append(A.ShotNoise(scale_range=tuple(shot_noise_scale), p=0.3))
     if noise_std:
         intensity.append(A.GaussNoise(std_range=(0.0, noise_std), p=0.5))
     return Augmentation(A.Compose(geometry), A.Compose(intensity))
