@@ -1,9 +1,11 @@
 """Files in, outputs out: migraseg-predict over many files, resumable, never overwriting files.
 
-Every file is opened lazily and predicted frame by frame, strip by strip (see
-:mod:`migraseg.inference.predictor`); only the current frame's uint8 labels (1 byte per pixel)
-are held whole. A file that fails is reported by name and the batch goes on. Outputs are written
-atomically and inputs are only read.
+Small files (at most :data:`MAX_HELD_BYTES` of labels, :data:`MAX_WHOLE_TILES` tiles a frame)
+are read whole, predicted a few at a time and handed to writer processes (:mod:`.pipeline`);
+larger ones are opened lazily and predicted frame by frame, strip by strip (see
+:mod:`migraseg.inference.predictor`), with only the current frame's uint8 labels (1 byte per
+pixel) held whole. A file that fails is reported by name and the batch goes on. Outputs are
+written atomically and inputs are only read.
 
 The output folder keeps a manifest (:data:`MANIFEST`, :class:`Manifest`) of every file migraseg
 wrote there and, per input, what produced it (the input's path, size and modification time, the
