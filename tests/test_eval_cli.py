@@ -13,6 +13,7 @@ from migraseg.evaluation.sets import EvalSet, ensure_synthesized
 from migraseg.io import write_tiff
 
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # compare_evaluations
 
 
 def eval_cli(*overrides: str) -> subprocess.CompletedProcess:
@@ -78,3 +79,20 @@ def test_two_models_on_two_named_sets_then_reuse_the_tuned_baseline(tiny_dataset
     assert not (second / "report.md").exists() and not (second / "classical_params.json").exists()
     before = metrics["sets"]["synthetic_test"]["models"]["classical"]["headline"]
     assert again["sets"]["synthetic_test"]["models"]["classical"]["headline"] == before
+
+    # two runs compared afterwards (scripts/compare_evaluations.py): the headlines recomputed
+    # from per-image records are the harness's, and a run against its rerun differs by nothing
+    from compare_evaluations import compare, load
+
+    table = compare(
+        load(f"{first}/metrics.json:classical"), load(f"{second}/metrics.json:classical"), 100
+    )
+    rows = [line for line in table.splitlines() if line.startswith("| synthetic")]
+    assert len(rows) == 2 and rows[0].count("+0.000 (+0.000 to +0.000)") == 3
+    f1 = metrics["sets"]["synthetic_test"]["models"]["truth_as_prediction"]["headline"]
+    vs_truth = compare(
+        load(f"{first}/metrics.json:classical"),
+        load(f"{first}/metrics.json:truth_as_prediction"),
+        100,
+    )
+    assert f"→ {f1['migrasome.f1@0.5']:.3f}" in vs_truth.splitlines()[2]
