@@ -69,6 +69,17 @@ class ArraySource:
 
 
 @dataclass
+class WholeImage:
+    """A normalised image on the model's grid, held whole on the device (see label_many)."""
+
+    image: torch.Tensor  # (C, H, W), padded up to one tile
+    grid: tuple[int, int]  # (Y, X) on the model's grid, before padding
+    shape: tuple[int, int]  # (Y, X) of the input
+    tile: tuple[int, int]
+    starts: tuple[list[int], list[int]]  # the tiles' row and column offsets
+
+
+@dataclass
 class Prediction:
     """Outputs on the input's pixel grid: class ids, migrasome instances and probabilities."""
 
@@ -273,29 +284,35 @@ class Predictor:
         Yields:
             Per image, in order: uint8 labels (Y, X) and uint8 probabilities (len(classes), Y, X).
         """
-        group: list[tuple[torch.Tensor, tuple[int, int], tuple[int, int], tuple, tuple]] = []
+        group: list[WholeImage] = []
         for source, pixel_size_um in images:
             model_rows, grid = self.model_input(source, pixel_size_um)
             tile, ys, xs = self._tile_grid(grid)
-            tiles = sum(len(g[4][0]) * len(g[4][1]) for g in group)
-            if group and (tile != group[0][3] or tiles >= self.batch_size):
+            gathered = sum(len(g.starts[0]) * len(g.starts[1]) for g in group)
+            if group and (tile != group[0].tile or gathered >= self.batch_size):
                 yield from self._label_group(group, classes, on_tiles)
                 group = []
             image = torch.from_numpy(model_rows(0, grid[0])).to(self.runner.device)
-            group.append((pad_to_tiles(image, tile), grid, tuple(source.shape), tile, (ys, xs)))
+            group.append(WholeImage(pad_to_tiles(image, tile), grid, source.shape, tile, (ys, xs)))
         if group:
             yield from self._label_group(group, classes, on_tiles)
 
-    def _label_group(self, group: list, classes: Sequence[int], on_tiles) -> Iterator:
+    def _label_group(
+        self, group: list[WholeImage], classes: Sequence[int], on_tiles
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Labels of images whose tiles share forward passes (see :meth:`label_many`)."""
-        images, grids, shapes, tiles, starts = zip(*group, strict=True)
-        n_classes = len(self.meta.class_names)
         blended = blend_whole(
-            self.runner, list(images), list(grids), tiles[0], list(starts), n_classes,
-            self.batch_size, on_tiles,
-        )  # fmt: skip
-        for probs, grid, shape in zip(blended, grids, shapes, strict=True):
-            blocks = label_blocks(to_input_grid(iter([(0, probs)]), grid, shape), classes)
+            self.runner,
+            [g.image for g in group],
+            [g.grid for g in group],
+            group[0].tile,
+            [g.starts for g in group],
+            len(self.meta.class_names),
+            self.batch_size,
+            on_tiles,
+        )
+        for probs, g in zip(blended, group, strict=True):
+            blocks = label_blocks(to_input_grid(iter([(0, probs)]), g.grid, g.shape), classes)
             _, labels, scaled = next(blocks)
             yield labels, scaled
 
