@@ -143,6 +143,14 @@ class OutputWriter:
         """The classes whose probabilities the labels must come with (see :data:`Infer`)."""
         return list(range(self.n_classes)) if self.save_probs else [MIGRASOME]
 
+    def write_file(
+        self, path: Path, plan: FilePlan, infer: Infer, outputs: dict[str, Path]
+    ) -> FileReport:
+        """Every output of one file, its labels from ``infer``: images, then tables."""
+        first: dict[str, np.ndarray] = {}
+        measured = self.write_images(plan, infer, outputs, first)
+        return self.write_tables(path, plan, measured, outputs, first)
+
     def labelled_pages(
         self,
         plan: FilePlan,

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +58,7 @@ class WriteJob:
 
 def write_job(writer: OutputWriter, job: WriteJob) -> FileReport:
     """Measure a predicted file and write all its outputs (in a writer process)."""
-    first: dict[str, np.ndarray] = {}
-    measured = writer.write_images(job.plan, job.infer, job.outputs, first)
-    return writer.write_tables(job.path, job.plan, measured, job.outputs, first)
+    return writer.write_file(job.path, job.plan, job.infer, job.outputs)
 
 
 def _writer_signals() -> None:
@@ -80,10 +78,22 @@ class Slot:
 
     then: Callable[[FileReport | BaseException], None]
     outcome: FileReport | BaseException | Future | None = None
-    filled: bool = field(default=False)
 
     def fill(self, outcome: FileReport | BaseException | Future) -> None:
-        self.outcome, self.filled = outcome, True
+        self.outcome = outcome
+
+    @property
+    def filled(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def ready(self) -> bool:
+        """Filled, and not waiting for a writer."""
+        return self.filled and not (isinstance(self.outcome, Future) and not self.outcome.done())
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.outcome, Future) and self.outcome.cancelled()
 
     def result(self) -> FileReport | BaseException:
         """The outcome, waiting for a writer if need be."""
@@ -150,8 +160,8 @@ class WriterPool:
         """Hand back outcomes in order, waiting for writers while more than ``keep`` filled
         slots are pending; stops at the first slot not yet filled."""
         while self.slots and self.slots[0].filled:
-            waiting = sum(not _ready(s) for s in self.slots if s.filled)
-            if waiting <= keep and not _ready(self.slots[0]):
+            waiting = sum(s.filled and not s.ready for s in self.slots)
+            if waiting <= keep and not self.slots[0].ready:
                 return
             slot = self.slots.popleft()
             slot.then(slot.result())
@@ -175,7 +185,7 @@ class WriterPool:
                 wait(futures)
                 while self.slots:
                     slot = self.slots.popleft()
-                    slot.then(slot.result() if slot.filled and not _cancelled(slot) else error)
+                    slot.then(slot.result() if slot.filled and not slot.cancelled else error)
         finally:
             if self.executor is not None:
                 self.executor.shutdown(wait=True, cancel_futures=True)
@@ -188,11 +198,3 @@ class WriterPool:
         for process in list(processes.values()):
             if process.is_alive():
                 process.terminate()
-
-
-def _ready(slot: Slot) -> bool:
-    return not isinstance(slot.outcome, Future) or slot.outcome.done()
-
-
-def _cancelled(slot: Slot) -> bool:
-    return isinstance(slot.outcome, Future) and slot.outcome.cancelled()

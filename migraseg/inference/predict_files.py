@@ -32,8 +32,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from migraseg.inference.file_writer import FilePlan, FileReport, LabelBlocks, OutputWriter
 from migraseg.inference.modality_check import (
     SAMPLE_SIDE,
@@ -52,7 +50,7 @@ from migraseg.inference.plates import (
     write_plate_summary,
 )
 from migraseg.inference.predictor import Predictor
-from migraseg.inference.prefetch import LoadedImage, Prefetcher, load
+from migraseg.inference.prefetch import LoadedImage, Prefetcher, read_whole
 from migraseg.inference.sharding import Shard, manifest_files, manifest_name, summary_name
 from migraseg.io import LazyTiff
 from migraseg.measure.frame import STRIP_PIXELS
@@ -505,7 +503,8 @@ class BatchPredictor:
                 prepared.slot = pool.slot(partial(self.conclude, prepared, start, reports))
                 if prepared.in_memory:
                     batch.append(prepared)
-                if not prepared.in_memory or sum(p.tiles for p in batch) >= self.batch_tiles:
+                gathered = sum(p.tiles for p in batch)
+                if not prepared.in_memory or gathered >= self.predictor.batch_size:
                     self.predict_batch(batch, pool)
                     batch = []
                 if not prepared.in_memory:
@@ -513,11 +512,6 @@ class BatchPredictor:
                 pool.hand_back(keep=pool.workers)
             self.predict_batch(batch, pool)
             pool.finish()
-
-    @property
-    def batch_tiles(self) -> int:
-        """Tiles of small files gathered before they are predicted together."""
-        return self.predictor.batch_size
 
     def conclude(
         self,
@@ -615,9 +609,14 @@ class BatchPredictor:
         for p in outputs.values():
             remove_stale_temporaries(p)
         identity = input_identity(path)
-        image = None
+        image = loaded
         try:
-            image = loaded or load(path, self.open_input, MAX_HELD_BYTES) or self.open_input(path)
+            if image is None:  # not read ahead: read whole if small, else lazily
+                image = self.open_input(path)
+                whole = read_whole(image, MAX_HELD_BYTES)
+                if whole is not None:
+                    image.close()
+                    image = whole
             plan = self.plan(image)
             if plan.tracked:
                 self.add_tracking_outputs(path, plan, outputs)
@@ -648,11 +647,8 @@ class BatchPredictor:
 
         try:
             with plan.layout.tiff:
-                first: dict[str, np.ndarray] = {}
-                measured = self.writer.write_images(plan, infer, pending.outputs, first)
-            pending.slot.fill(
-                self.writer.write_tables(pending.path, plan, measured, pending.outputs, first)
-            )
+                report = self.writer.write_file(pending.path, plan, infer, pending.outputs)
+            pending.slot.fill(report)
         except Exception as err:  # reported as this file's failure
             pending.slot.fill(err)
 
@@ -667,10 +663,8 @@ class BatchPredictor:
             for frame in p.plan.layout.frames
         )
         try:
-            labelled = self.predictor.label_many(
-                images, self.writer.classes, self.progress.advance_tiles
-            )
-            results = list(labelled)
+            advance = self.progress.advance_tiles
+            results = list(self.predictor.label_many(images, self.writer.classes, advance))
         except Exception as err:
             if len(batch) > 1:  # find the file at fault: each alone
                 for pending in batch:

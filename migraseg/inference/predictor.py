@@ -78,6 +78,10 @@ class WholeImage:
     tile: tuple[int, int]
     starts: tuple[list[int], list[int]]  # the tiles' row and column offsets
 
+    @property
+    def tiles(self) -> int:
+        return len(self.starts[0]) * len(self.starts[1])
+
 
 @dataclass
 class Prediction:
@@ -288,8 +292,7 @@ class Predictor:
         for source, pixel_size_um in images:
             model_rows, grid = self.model_input(source, pixel_size_um)
             tile, ys, xs = self._tile_grid(grid)
-            gathered = sum(len(g.starts[0]) * len(g.starts[1]) for g in group)
-            if group and (tile != group[0].tile or gathered >= self.batch_size):
+            if group and (tile != group[0].tile or sum(g.tiles for g in group) >= self.batch_size):
                 yield from self._label_group(group, classes, on_tiles)
                 group = []
             image = torch.from_numpy(model_rows(0, grid[0])).to(self.runner.device)

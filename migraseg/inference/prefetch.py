@@ -50,13 +50,18 @@ class LoadedImage:
         self.close()
 
 
+def read_whole(image: Any, max_bytes: int) -> LoadedImage | None:
+    """An open image's pixels read into memory, or None when they exceed ``max_bytes``."""
+    if math.prod(image.shape) * image.dtype.itemsize > max_bytes:
+        return None
+    return LoadedImage(image, image.read(tuple(slice(None) for _ in image.shape)))
+
+
 def load(path: Path, open_image: Callable[[Path], Any], max_bytes: int) -> LoadedImage | None:
     """``path`` read whole, or None when it is larger than ``max_bytes`` (or unreadable)."""
     try:
         with open_image(path) as image:
-            if math.prod(image.shape) * image.dtype.itemsize > max_bytes:
-                return None
-            return LoadedImage(image, image.read(tuple(slice(None) for _ in image.shape)))
+            return read_whole(image, max_bytes)
     except Exception:  # the main thread opens it again and reports the error
         return None
 
