@@ -400,8 +400,8 @@ def goal_table(results: list[tuple[dict, dict]], args: argparse.Namespace) -> st
         }[config["mode"]]
         if config["mode"] == "files":
             what += (
-                f", pipeline ({default_workers(config['files'])} writer processes, tiles of "
-                f"{config['batch']} files per pass)"
+                f", pipeline ({default_workers(config['files'])} writer processes, "
+                f"{config['batch']} tiles per pass across files)"
                 if config["pipeline"]
                 else ", plain (one file at a time, written by the main process)"
             )
@@ -421,8 +421,12 @@ def goal_table(results: list[tuple[dict, dict]], args: argparse.Namespace) -> st
             f"(goal ≥ 0.6×); end to end over MONAI = **{monai:.2f}×** "
             "(goal ≥ 1.2×; MONAI's time excludes normalisation and the argmax, ours includes them)."
         )
-        files = {c["pipeline"]: r["seconds"] for c, r in results if c["mode"] == "files"}
-        if device == "cpu" and len(files) == 2:
+        files = {
+            c["pipeline"]: r["seconds"]
+            for c, r in results
+            if c["mode"] == "files" and c["device"] == device
+        }
+        if len(files) == 2:
             lines.append(
                 f"- **{device}** folder loop: pipeline / plain = "
                 f"**{files[False] / files[True]:.2f}×** files/s."
