@@ -8,8 +8,14 @@ FOREGROUND_CLASSES = (CELL, FIBER, MIGRASOME)
 IGNORE_LABEL = 255
 # Migrasome decoding, unless a model or config says otherwise. Migrasomes are 0.5–3 µm across;
 # extracellular vesicles and puncta image as ~0.25 µm dots, so objects under 0.4 µm are dropped.
-# Touching migrasomes are split where their distance map has maxima 0.1 µm deep.
-MIGRASOME_POSTPROCESS: dict[str, float] = {"min_diameter_um": 0.4, "split_h_um": 0.1}
+# Touching migrasomes are split where their distance map has maxima 0.1 µm deep. A model's own
+# values are tuned on its validation images after training (migraseg.training.decoding); a
+# min_score of 0 keeps every object the network labels, however unsure.
+MIGRASOME_POSTPROCESS: dict[str, float] = {
+    "min_diameter_um": 0.4,
+    "split_h_um": 0.1,
+    "min_score": 0.0,
+}
 # Where a migrasome sits on the retraction fibers: the one vocabulary of the simulator's truth,
 # migraseg-predict's tables (column `site`, summary counts `n_<site>`) and evaluation.
 SITES: tuple[str, ...] = ("tip", "branch", "along", "detached")

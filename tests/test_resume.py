@@ -35,6 +35,7 @@ RESUME_OVERRIDES = [
     "data.batch_size=4",
     "evaluate=false",
     "export=false",
+    "tune_decoding=false",
     "callbacks.early_stopping=null",
 ]
 STEPS_PER_EPOCH, KILL_STEP = 4, 6

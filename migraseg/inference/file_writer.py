@@ -38,6 +38,7 @@ from migraseg.measure.tables import (
     write_csv,
     write_roi_set,
 )
+from migraseg.postprocess import settle_migrasomes
 from migraseg.tracking.drift import DriftEstimator
 from migraseg.tracking.outputs import write_tracking
 from migraseg.tracking.stack import track_stack
@@ -176,6 +177,7 @@ class OutputWriter:
                 migrasome[y0 : y0 + block.shape[0]] = scaled[self.classes.index(MIGRASOME)]
                 if probs is not None:
                     probs[i, :, y0 : y0 + block.shape[0]] = scaled
+            settle_migrasomes(labels, migrasome, size, self.postprocess)
             rows = layout.source(frame, every_channel).rows
             cell_ids = cell_map(labels, size)
             cell_ids.fill(cells[i])

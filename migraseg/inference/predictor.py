@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from migraseg.constants import MIGRASOME
 from migraseg.inference.backends import OnnxModel, make_runner
 from migraseg.inference.device_tiling import (
     blend_whole,
@@ -33,7 +34,7 @@ from migraseg.inference.tiling import padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
 from migraseg.normalization import percentile_scaling, subsample_step
-from migraseg.postprocess import migrasome_instances
+from migraseg.postprocess import settle_migrasomes
 from migraseg.resample import LinearResampler, model_grid_shape
 
 
@@ -328,8 +329,5 @@ class Predictor:
         """Labels, migrasome instances and probabilities of a raw image (C, Y, X)."""
         probs = self.probabilities(image, pixel_size_um)
         labels = probs.argmax(0).astype(np.uint8)
-        post = self.meta.postprocess
-        ids = migrasome_instances(
-            labels, pixel_size_um, post["min_diameter_um"], post["split_h_um"]
-        )
+        ids = settle_migrasomes(labels, probs[MIGRASOME], pixel_size_um, self.meta.postprocess)
         return Prediction(labels, ids, probs)

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from migraseg.constants import MIGRASOME
 from migraseg.inference.predict_files import check_rescale
 from migraseg.inference.predictor import ArraySource, Predictor
 from migraseg.measure.frame import FrameMeasurements, measure_frame
+from migraseg.postprocess import settle_migrasomes
 from migraseg.tracking.drift import DriftEstimator
 from migraseg.tracking.stack import track_stack
 
@@ -101,15 +103,18 @@ def segment_frames(
     counted: list[int] = []
     measured: list[tuple[int, None, FrameMeasurements]] = []
     drift = DriftEstimator()
+    migrasome = np.zeros((height, width), np.uint8)  # its probability × 255, for min_score
     for t, plane in enumerate(frames):
         blocks = predictor.stream_labels(
-            ArraySource(plane[channels]), pixel_size_um, counted.append
+            ArraySource(plane[channels]), pixel_size_um, counted.append, [MIGRASOME]
         )
-        for y0, block, _ in blocks:
+        for y0, block, scaled in blocks:
             labels[t, y0 : y0 + block.shape[0]] = block
+            migrasome[y0 : y0 + block.shape[0]] = scaled[0]
             done = t * per_frame + sum(counted)
             yield Progress(done, total, t)
         counted.clear()
+        settle_migrasomes(labels[t], migrasome, pixel_size_um, predictor.meta.postprocess)
         found = measure_frame(
             labels[t],
             lambda y0, y1, p=plane: p[:, y0:y1],

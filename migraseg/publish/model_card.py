@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from migraseg.constants import MIGRASOME_POSTPROCESS
 from migraseg.model_meta import ModelMeta
 from migraseg.publish.info import PublishInfo
 from migraseg.utils.files import sha256_file
@@ -123,6 +124,7 @@ def model_card(
     arch = meta.model
     channels = ", ".join(meta.channel_names) or f"{meta.in_channels} (unnamed)"
     norm = meta.normalization
+    post = {**MIGRASOME_POSTPROCESS, **meta.postprocess}  # older models carry no min_score
     lines = [
         f"# {info.name}",
         "",
@@ -147,9 +149,9 @@ def model_card(
         "|---|---|",
         *(f"| {i} | {name} |" for i, name in enumerate(meta.class_names)),
         "",
-        f"- Migrasome instances: holes filled, objects under {meta.postprocess['min_diameter_um']} "
-        f"µm dropped, touching ones split (distance watershed, h = "
-        f"{meta.postprocess['split_h_um']} µm).",
+        f"- Migrasome instances: holes filled, objects under {post['min_diameter_um']} "
+        f"µm dropped, touching ones split (distance watershed, h = {post['split_h_um']} µm), "
+        f"objects of mean migrasome probability under {post['min_score']} dropped.",
         "",
         "## Training data",
         "",

@@ -15,7 +15,7 @@ from migraseg.constants import CLASS_NAMES, FOREGROUND_CLASSES, IGNORE_LABEL, MI
 from migraseg.metrics.objects import drop_ignored_objects, match_instances
 from migraseg.metrics.pixel import class_counts, scores_from_counts
 from migraseg.models.factory import OUTPUT_STRIDE
-from migraseg.postprocess import migrasome_instances
+from migraseg.postprocess import settle_migrasomes
 
 
 def pad_to_multiple(
@@ -108,14 +108,15 @@ class SegmentationModule(L.LightningModule):
             [float(self.loss(logits, mask)), 1.0], dtype=torch.float64
         )
         pred = logits.argmax(1).cpu().numpy().astype(np.uint8)
+        migrasome = logits.detach().softmax(1)[:, MIGRASOME].float().cpu().numpy()
         truth = mask.cpu().numpy().astype(np.uint8)
         pixel_size = float(self.meta["pixel_size_um"])
         post = self.meta.get("postprocess", {})
-        batch_items = zip(pred, truth, truth_ids.cpu().numpy(), image.cpu().numpy(), strict=True)
-        for p, t, ids, x in batch_items:
+        arrays = (pred, migrasome, truth, truth_ids.cpu().numpy(), image.cpu().numpy())
+        for p, prob, t, ids, x in zip(*arrays, strict=True):
             self._stats["counts"] += torch.from_numpy(class_counts(p, t)).double()
             pred_ids = drop_ignored_objects(
-                migrasome_instances(p, pixel_size, **post), t == IGNORE_LABEL
+                settle_migrasomes(p, prob, pixel_size, post), t == IGNORE_LABEL
             )
             match = match_instances(ids, pred_ids)
             self._stats["objects"] += torch.tensor(

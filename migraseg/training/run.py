@@ -41,6 +41,7 @@ from migraseg.inference.settings import PredictSettings
 from migraseg.model_meta import ModelMeta, git_sha, sha256_text
 from migraseg.training.callbacks import ValidationImagePanels
 from migraseg.training.checkpointing import AtomicCheckpointIO, resolve_ckpt_path
+from migraseg.training.decoding import tune_run_decoding
 from migraseg.training.module import SegmentationModule
 from migraseg.training.scaling import effective_batch_size, scale_learning_rate
 from migraseg.utils.files import write_text_atomic
@@ -191,6 +192,11 @@ def build_meta(cfg: DictConfig, datamodule: SegmentationDataModule) -> ModelMeta
     )
 
 
+def predict_settings(cfg: DictConfig) -> PredictSettings:
+    """The run's ``predict:`` section: how validation and test images are segmented."""
+    return PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True))
+
+
 def best_checkpoint(trainer: L.Trainer) -> Path | None:
     """Best checkpoint of the first ModelCheckpoint (the monitored one), else the newest one
     any ModelCheckpoint wrote; None when none was written (``fast_dev_run`` writes none)."""
@@ -323,11 +329,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "model_path": None,
         "program_path": None,
         "curves_path": None,
+        "decoding": None,
     }
     if not trainer.is_global_zero or checkpoint is None:
         return result
     curves = write_training_curves(output_dir)  # from the CSV log: None without one
     result["curves_path"] = str(curves) if curves else None
+    if cfg.get("tune_decoding"):  # first: the export and evaluation decode as tuned
+        spec = datamodule.validated_spec()
+        choice = tune_run_decoding(checkpoint, spec, predict_settings(cfg), output_dir)
+        result["decoding"] = choice.postprocess if choice else None
     if cfg.get("export"):  # first: a failing evaluation must not cost the exported model
         net, meta = load_checkpoint_model(checkpoint)
         result["model_path"] = str(export_torchscript(net, meta, output_dir / "model.pt"))
@@ -372,7 +383,7 @@ def evaluate_checkpoint(
         models,
         [eval_set],
         output_dir,
-        predict=PredictSettings.from_mapping(OmegaConf.to_container(cfg.predict, resolve=True)),
+        predict=predict_settings(cfg),
         baseline=BaselineOptions(tune_on=str(spec.root)),
     )
     print_metrics(run.results)

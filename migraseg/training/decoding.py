@@ -1,0 +1,160 @@
+"""Tune how a model's migrasomes are decoded (``split_h_um``, ``min_score``) on held-out images.
+
+The network's probabilities are only half of a count: touching migrasomes must be split and the
+objects it is unsure of dropped, and the best depth of split and score threshold depend on the
+model (how sharp its edges are, how calibrated its probabilities). Both are chosen after training
+by migrasome F1@0.5 on the validation images, the network run once per image and every pair of
+values decoded from the same probabilities, and stored in the model's metadata, so that
+migraseg-predict, migraseg-eval and napari decode as chosen. A validation split that repeats the
+training images (a fine-tune on a few images) tells nothing: the values stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from migraseg.constants import IGNORE_LABEL, MIGRASOME, MIGRASOME_POSTPROCESS
+from migraseg.data.contract import DatasetSpec, SampleRecord, image_to_cyx
+from migraseg.data.truth import read_truth
+from migraseg.inference.predictor import Predictor
+from migraseg.inference.settings import PredictSettings
+from migraseg.io import read_image
+from migraseg.metrics.objects import drop_ignored_objects, match_instances
+from migraseg.postprocess import drop_unsure, migrasome_instances
+from migraseg.utils.files import atomic_path, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+# Split depths in pixels of the model's grid (×pixel size → µm): confocal migrasomes are ~5–30
+# px across and split best near 0.4 px; TEM ones hundreds of px, near 25 px.
+SPLIT_H_PX: tuple[float, ...] = (0.25, 0.4, 0.6, 1.0, 2.0, 4.0, 8.0, 16.0, 25.0)
+MIN_SCORES: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+MIN_TRUE_OBJECTS = 20  # fewer true migrasomes in the validation images: too few to choose by
+
+
+@dataclass(frozen=True)
+class DecodingChoice:
+    """The values chosen, with the validation F1 of every pair (rows of ``table``)."""
+
+    postprocess: dict[str, float]
+    f1: float
+    f1_before: float
+    n_images: int
+    n_true: int
+    table: list[dict[str, float]]
+
+
+def held_out(val: Sequence[SampleRecord], train: Sequence[SampleRecord]) -> list[SampleRecord]:
+    """Validation images that were not trained on."""
+    trained = {r.stem for r in train}
+    return [r for r in val if r.stem not in trained]
+
+
+def _counts(truth_ids: np.ndarray, ids: np.ndarray, ignored: np.ndarray) -> tuple[int, int, int]:
+    """True positives, predicted and true objects at IoU 0.5, unannotated objects left out."""
+    match = match_instances(truth_ids, drop_ignored_objects(ids, ignored))
+    return match.tp, match.n_pred, match.n_true
+
+
+def _f1(tp: int, n_pred: int, n_true: int) -> float:
+    return 2 * tp / (n_pred + n_true) if n_pred + n_true else float("nan")
+
+
+def tune_decoding(
+    predictor: Predictor,
+    records: Sequence[SampleRecord],
+    split_h_px: Sequence[float] = SPLIT_H_PX,
+    min_scores: Sequence[float] = MIN_SCORES,
+    min_true_objects: int = MIN_TRUE_OBJECTS,
+) -> DecodingChoice | None:
+    """Pick the ``split_h_um`` and ``min_score`` with the best pooled migrasome F1@0.5 on
+    ``records`` (the model's other post-processing kept). Of equals, the split depth nearest the
+    model's own wins (few objects rarely tell depths apart), then the lower threshold. None when
+    the images hold fewer than ``min_true_objects`` true migrasomes."""
+    current = {**MIGRASOME_POSTPROCESS, **predictor.meta.postprocess}
+    heights = [round(h * predictor.meta.pixel_size_um, 4) for h in split_h_px]
+    counts = np.zeros((len(heights), len(min_scores), 2), np.int64)  # tp, n_pred per pair
+    before = np.zeros(2, np.int64)
+    n_true = 0
+    for record in records:
+        array, info = read_image(record.image_path)
+        image = image_to_cyx(array, info["axes"])
+        truth = read_truth(record)
+        size = record.pixel_size_um
+        probs = predictor.probabilities(image, size)
+        labels, probability = probs.argmax(0).astype(np.uint8), probs[MIGRASOME]
+        ignored = truth.labels == IGNORE_LABEL
+        tp, n_pred, n_image = _counts(
+            truth.migrasome_ids,
+            migrasome_instances(labels, size, **current, probability=probability),
+            ignored,
+        )
+        before += (tp, n_pred)
+        n_true += n_image
+        for i, height in enumerate(heights):
+            decoded = migrasome_instances(labels, size, current["min_diameter_um"], height)
+            for j, min_score in enumerate(min_scores):
+                ids = drop_unsure(decoded, probability, min_score) if min_score else decoded
+                counts[i, j] += _counts(truth.migrasome_ids, ids, ignored)[:2]
+    if n_true < min_true_objects:
+        return None
+    table = [
+        {"split_h_um": h, "min_score": s, "f1": _f1(*counts[i, j], n_true)}
+        for i, h in enumerate(heights)
+        for j, s in enumerate(min_scores)
+    ]
+    # equal F1: the split depth nearest the model's own, then the lower threshold
+    best = max(
+        table,
+        key=lambda row: (
+            row["f1"],
+            -abs(np.log(row["split_h_um"] / current["split_h_um"])),
+            -row["min_score"],
+        ),
+    )
+    chosen = {**current, "split_h_um": best["split_h_um"], "min_score": best["min_score"]}
+    return DecodingChoice(chosen, best["f1"], _f1(*before, n_true), len(records), n_true, table)
+
+
+def set_checkpoint_postprocess(checkpoint: Path, postprocess: dict[str, float]) -> None:
+    """Store ``postprocess`` in a Lightning checkpoint's model metadata (atomically)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state["hyper_parameters"]["meta"]["postprocess"] = dict(postprocess)
+    with atomic_path(checkpoint) as tmp:
+        torch.save(state, tmp)
+
+
+def tune_run_decoding(
+    checkpoint: Path, spec: DatasetSpec, settings: PredictSettings, output_dir: Path
+) -> DecodingChoice | None:
+    """Tune a finished run's decoding on its held-out validation images: store the choice in
+    the checkpoint (before it is exported or evaluated) and in ``decoding.json``."""
+    records = held_out(spec.split("val"), spec.split("train"))
+    if not records:
+        log.info("decoding kept as it was: no validation image is held out of training")
+        return None
+    predictor = Predictor.from_path(checkpoint, **settings.predictor_kwargs())
+    choice = tune_decoding(predictor, records, min_true_objects=MIN_TRUE_OBJECTS)
+    if choice is None:
+        log.info("decoding kept as it was: under %d migrasomes to tune on", MIN_TRUE_OBJECTS)
+        return None
+    set_checkpoint_postprocess(checkpoint, choice.postprocess)
+    write_text_atomic(output_dir / "decoding.json", json.dumps(asdict(choice), indent=1) + "\n")
+    log.info(
+        "decoding tuned on %d validation images (%d migrasomes): split_h_um %g, min_score %g; "
+        "validation migrasome F1@0.5 %.3f -> %.3f",
+        choice.n_images,
+        choice.n_true,
+        choice.postprocess["split_h_um"],
+        choice.postprocess["min_score"],
+        choice.f1_before,
+        choice.f1,
+    )
+    return choice
