@@ -5,7 +5,8 @@ The shipped file is a weights-only checkpoint in fp16 (half the size of fp32, wi
 The card records the recipe (the exact commands), the config hash and git commit the model was
 trained from, the file's SHA-256 (tests/test_pretrained.py checks it) and how far the fp16
 weights move the predictions on a simulated image. Scores go in with ``--scores`` (a markdown
-table from scripts/generalisation_table.py).
+table from scripts/generalisation_table.py). ``--decoding`` ships the migrasome decoding of a
+``decoding.json`` instead of the model's own (one tuned after training).
 
     python scripts/ship_pretrained.py outputs/run/model.pt --name confocal \\
         --command "migraseg-train experiment=generalist_confocal" --scores scores.md
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -44,14 +46,15 @@ def sha256(path: Path) -> str:
 
 
 def fp16_deviation(source: Path, shipped: Path, meta: ModelMeta) -> tuple[float, float]:
-    """Largest probability change and fraction of pixels whose class changes, fp16 against the
-    original, on one simulated image of the model's modality."""
+    """Largest probability change and fraction of pixels whose most probable class changes,
+    fp16 against the original, on one simulated image of the model's modality (the network
+    alone: ``--decoding`` may change what is decoded from it)."""
     sample = make_sample(load_preset(meta.modality), seed=1, index=0)
     image, pixel_size_um = sample.image, sample.pixel_size_um
-    original = Predictor.from_path(source, backend="torch").predict(image, pixel_size_um)
-    halved = Predictor.from_path(shipped, backend="torch").predict(image, pixel_size_um)
-    change = float(np.abs(original.probabilities - halved.probabilities).max())
-    return change, float((original.labels != halved.labels).mean())
+    original = Predictor.from_path(source, backend="torch").probabilities(image, pixel_size_um)
+    halved = Predictor.from_path(shipped, backend="torch").probabilities(image, pixel_size_um)
+    change = float(np.abs(original - halved).max())
+    return change, float((original.argmax(0) != halved.argmax(0)).mean())
 
 
 def card(
@@ -99,11 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True, choices=sorted(SHIPPED))
     parser.add_argument("--command", action="append", default=[], help="recipe step (repeat)")
     parser.add_argument("--scores", help="markdown file with the held-out scores")
+    parser.add_argument(
+        "--decoding",
+        help="decoding.json (training's, or scripts/tune_decoding.py's) whose postprocess to ship",
+    )
     parser.add_argument("--out", default=str(SHIPPED_DIR), help="folder (default: the package)")
     args = parser.parse_args(argv)
 
     source = Path(args.model)
     net, meta = load_model(source)
+    if args.decoding:
+        meta.postprocess = json.loads(Path(args.decoding).read_text())["postprocess"]
     shipped = Path(args.out) / SHIPPED[args.name]
     with atomic_path(shipped) as tmp:
         torch.save(half_checkpoint(net.state_dict(), meta), tmp)

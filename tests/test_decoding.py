@@ -165,3 +165,17 @@ def test_the_script_writes_a_tuned_copy_of_a_model(held_out_images, tmp_path, mo
     report = json.loads(out.with_name("confocal.ckpt.decoding.json").read_text())
     assert load_checkpoint_model(out)[1].postprocess == report["postprocess"]
     assert load_checkpoint_model(model_path("confocal"))[1].postprocess != report["postprocess"]
+
+
+@pytest.mark.slow
+def test_a_model_ships_with_a_tuned_decoding(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import ship_pretrained
+
+    post = {"min_diameter_um": 0.4, "split_h_um": 0.042, "min_score": 0.85}
+    (tmp_path / "decoding.json").write_text(json.dumps({"postprocess": post}))
+    args = [str(model_path("confocal")), "--name", "confocal", "--out", str(tmp_path)]
+    assert ship_pretrained.main([*args, "--decoding", str(tmp_path / "decoding.json")]) == 0
+    assert load_checkpoint_model(tmp_path / "confocal.ckpt")[1].postprocess == post
+    card = (tmp_path / "confocal.md").read_text()
+    assert "max probability change 0.00e+00; 0.00e+00 of pixels change class" in card
