@@ -112,8 +112,10 @@ def test_tuning_picks_the_best_pair_and_predictions_decode_as_tuned(held_out_ima
     predictor = Predictor.from_path(model_path("confocal"), backend="torch", device="cpu")
     choice = tune_decoding(predictor, records, min_true_objects=5)
     assert choice is not None and choice.n_images == 3
-    assert choice.f1 == max(row["f1"] for row in choice.table)
-    assert choice.f1 >= choice.f1_before
+    best = max(row["f1"] for row in choice.table)
+    assert best - decoding.F1_TOLERANCE <= choice.f1 <= best
+    lower = [r for r in choice.table if r["min_score"] < choice.postprocess["min_score"]]
+    assert all(r["f1"] < best - decoding.F1_TOLERANCE for r in lower)
     assert choice.f1_before == pytest.approx(pooled_f1(predictor, records))
     tuned = replace(predictor.meta, postprocess=choice.postprocess)
     predictor.meta = tuned
