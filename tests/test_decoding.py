@@ -9,12 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import tifffile
 import torch
 import yaml
 from omegaconf import open_dict
 from skimage.draw import disk
 
+from migraseg.cli import predict as predict_cli
 from migraseg.constants import BACKGROUND, FIBER, MIGRASOME
 from migraseg.data.contract import image_to_cyx, load_dataset, write_dataset_yaml
 from migraseg.data.synthetic import write_synthetic_dataset
@@ -25,6 +28,7 @@ from migraseg.inference.settings import PredictSettings
 from migraseg.io import read_image
 from migraseg.metrics.objects import match_instances
 from migraseg.postprocess import drop_unsure, migrasome_instances, settle_migrasomes
+from migraseg.synth.generator import make_sample
 from migraseg.synth.presets import load_preset
 from migraseg.training import decoding
 from migraseg.training.decoding import (
@@ -69,9 +73,9 @@ def test_settling_erases_dropped_objects_from_the_labels():
     assert labels[20, 60] == BACKGROUND and labels[20, 20] == MIGRASOME
     assert np.array_equal(labels[before != MIGRASOME], before[before != MIGRASOME])
     # a model's metadata from before min_score keeps every object
-    old = labels.copy()
-    settle_migrasomes(old, probability, 0.1, {"min_diameter_um": 0.4, "split_h_um": 0.1})
-    assert np.array_equal(old, labels)
+    labels, probability = two_migrasomes()
+    ids = settle_migrasomes(labels, probability, 0.1, {"min_diameter_um": 0.4, "split_h_um": 0.1})
+    assert ids.max() == 2 and np.array_equal(labels, before)
 
 
 def test_a_score_threshold_without_probabilities_is_refused():
@@ -181,3 +185,29 @@ def test_a_model_ships_with_a_tuned_decoding(tmp_path):
     assert load_checkpoint_model(tmp_path / "confocal.ckpt")[1].postprocess == post
     card = (tmp_path / "confocal.md").read_text()
     assert "max probability change 0.00e+00; 0.00e+00 of pixels change class" in card
+
+
+def test_predicted_labels_tables_and_scores_agree(tmp_path):
+    """migraseg-predict with the shipped model (its min_score > 0): every migrasome left in the
+    label image is a table row, and every row's score reaches the threshold."""
+    config = load_preset("confocal_generalist", ["confocal.image_size_px=[192,192]"])
+    sample = make_sample(config, seed=4, index=0)
+    images = tmp_path / "images"
+    images.mkdir()
+    size = sample.pixel_size_um
+    tifffile.imwrite(
+        images / "a.tif",
+        sample.image.astype(np.float32),
+        imagej=True,
+        resolution=(1 / size, 1 / size),
+        metadata={"unit": "um", "axes": "CYX"},
+    )
+    out = tmp_path / "pred"
+    assert predict_cli.main(["confocal", str(images), "--out", str(out), "--device", "cpu"]) == 0
+    post = load_checkpoint_model(model_path("confocal"))[1].postprocess
+    assert post["min_score"] > 0
+    labels = tifffile.imread(out / "a_labels.tif")
+    rows = pd.read_csv(out / "a_migrasomes.csv")
+    left = migrasome_instances(labels, size, post["min_diameter_um"], post["split_h_um"])
+    assert len(rows) == left.max() > 0
+    assert (rows["score"] >= post["min_score"]).all()
