@@ -261,7 +261,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         ``{"checkpoint" (None after fast_dev_run), "metrics" (headline numbers or None),
         "metrics_path", "model_path" (TorchScript), "program_path" (torch.export), "output_dir",
-        "trainer_metrics"}``.
+        "trainer_metrics", "decoding" (the post-processing tuned on validation images, or None:
+        see :mod:`migraseg.training.decoding`)}``.
 
     With ``init_from`` (a ``.ckpt`` or ``model.pt``) it fine-tunes: the network starts from that
     model's weights (not its optimizer state or epoch) and takes its architecture, normalisation,
