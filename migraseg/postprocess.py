@@ -95,20 +95,18 @@ def migrasome_instances(
     """
     min_area = np.pi * (min_diameter_um / pixel_size_um / 2) ** 2
     ids = decode_instances(labels == MIGRASOME, min_area, split_h_um / pixel_size_um)
-    if min_score <= 0:
-        return ids
-    if probability is None:
-        raise ValueError(f"min_score={min_score} needs the migrasome probability map")
-    return drop_unsure(ids, probability, min_score)
+    return ids if min_score <= 0 else drop_unsure(ids, probability, min_score)
 
 
-def drop_unsure(ids: np.ndarray, probability: np.ndarray, min_score: float) -> np.ndarray:
+def drop_unsure(ids: np.ndarray, probability: np.ndarray | None, min_score: float) -> np.ndarray:
     """``ids`` without the objects whose mean probability is below ``min_score``, renumbered
     1..n. A dim punctum the network calls migrasome by a hair has a mean probability near 0.5;
     a real migrasome is confidently so over most of its area (docs/results.md, "Decoding").
 
     Shape: ids (Y, X) int, probability (Y, X) in [0, 1], or uint8 meaning probability × 255.
     """
+    if probability is None:
+        raise ValueError(f"min_score={min_score} needs the migrasome probability map")
     n = int(ids.max())
     if n == 0:
         return ids
@@ -119,7 +117,7 @@ def drop_unsure(ids: np.ndarray, probability: np.ndarray, min_score: float) -> n
 
 
 def settle_migrasomes(
-    labels: np.ndarray, probability: np.ndarray, pixel_size_um: float, postprocess: Mapping
+    labels: np.ndarray, probability: np.ndarray | None, pixel_size_um: float, postprocess: Mapping
 ) -> np.ndarray:
     """Migrasome instances of ``labels`` by the model's ``postprocess``; the pixels of objects
     dropped for a low score become background in ``labels`` (in place), so that label images,

@@ -329,5 +329,6 @@ class Predictor:
         """Labels, migrasome instances and probabilities of a raw image (C, Y, X)."""
         probs = self.probabilities(image, pixel_size_um)
         labels = probs.argmax(0).astype(np.uint8)
-        ids = settle_migrasomes(labels, probs[MIGRASOME], pixel_size_um, self.meta.postprocess)
+        migrasome = probs[MIGRASOME] if len(probs) > MIGRASOME else None  # None: no such class
+        ids = settle_migrasomes(labels, migrasome, pixel_size_um, self.meta.postprocess)
         return Prediction(labels, ids, probs)
