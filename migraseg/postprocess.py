@@ -100,8 +100,8 @@ def migrasome_instances(
 
 def drop_unsure(ids: np.ndarray, probability: np.ndarray | None, min_score: float) -> np.ndarray:
     """``ids`` without the objects whose mean probability is below ``min_score``, renumbered
-    1..n. A dim punctum the network calls migrasome by a hair has a mean probability near 0.5;
-    a real migrasome is confidently so over most of its area (docs/results.md, "Decoding").
+    1..n: the network may call a dim punctum migrasome by a hair, pixel by pixel, while being
+    unsure of it as a whole (docs/evaluation.md, "Decoding").
 
     Shape: ids (Y, X) int, probability (Y, X) in [0, 1], or uint8 meaning probability × 255.
     """
