@@ -107,13 +107,21 @@ def drop_unsure(ids: np.ndarray, probability: np.ndarray | None, min_score: floa
     """
     if probability is None:
         raise ValueError(f"min_score={min_score} needs the migrasome probability map")
-    n = int(ids.max())
-    if n == 0:
+    if not ids.any():
         return ids
-    scale = 255.0 if probability.dtype == np.uint8 else 1.0
-    means = ndi.mean(probability, ids, index=np.arange(1, n + 1)) / scale
-    kept = np.concatenate([[0], np.where(means >= min_score, np.arange(1, n + 1), 0)])
+    scores = object_scores(ids, probability)
+    kept = np.concatenate([[0], np.where(scores >= min_score, np.arange(1, len(scores) + 1), 0)])
     return relabel_sequential(kept[ids])[0].astype(np.int32)
+
+
+def object_scores(ids: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Each object's ``score``, its mean probability over its pixels: the one definition that
+    ``min_score`` filters on and the migrasome tables report.
+
+    Shape: ids (Y, X) int ids 1..n, probability (Y, X) in [0, 1] or uint8 × 255 → (n,) float64.
+    """
+    scale = 255.0 if probability.dtype == np.uint8 else 1.0
+    return np.asarray(ndi.mean(probability, ids, index=np.arange(1, int(ids.max()) + 1))) / scale
 
 
 def settle_migrasomes(

@@ -12,7 +12,7 @@ from skimage.measure import find_contours, regionprops
 
 from migraseg.constants import MIGRASOME
 from migraseg.measure.fibers import count_arms, ring_px, site_of
-from migraseg.postprocess import grown_box, migrasome_instances
+from migraseg.postprocess import grown_box, migrasome_instances, object_scores
 
 
 @dataclass
@@ -97,15 +97,13 @@ def measure_strip(
             continue
         arms = count_arms(ids > 0, skeleton[crop], ring)
         top, left = crop[0].start, crop[1].start
+        scores = None if probability is None else object_scores(ids, probability[crop])
         for region in regionprops(ids, intensity_image=image[crop]):
             cy, cx = region.centroid
             if not core[0] <= cy + top < core[1]:
                 continue
             r0, c0 = region.bbox[:2]
-            score = math.nan
-            if probability is not None:
-                rows, cols = region.coords[:, 0] + top, region.coords[:, 1] + left
-                score = float(probability[rows, cols].mean()) / 255
+            score = math.nan if scores is None else float(scores[region.label - 1])
             found.append(
                 Migrasome(
                     y=cy + top + row_offset,
