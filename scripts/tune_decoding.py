@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -28,7 +27,7 @@ from migraseg.training.decoding import (
     set_checkpoint_postprocess,
     tune_decoding,
 )
-from migraseg.utils.files import atomic_path, write_text_atomic
+from migraseg.utils.files import write_text_atomic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        shutil.copyfile(source, tmp)
-    set_checkpoint_postprocess(out, choice.postprocess)
+    set_checkpoint_postprocess(source, choice.postprocess, out)
     report = out.with_name(out.name + ".decoding.json")
     write_text_atomic(report, json.dumps(asdict(choice), indent=1) + "\n")
     print(

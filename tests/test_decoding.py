@@ -39,6 +39,8 @@ from migraseg.training.decoding import (
 )
 from migraseg.training.run import train
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # the scripts tested
+
 POST = {"min_diameter_um": 0.4, "split_h_um": 0.1, "min_score": 0.7}
 
 
@@ -161,7 +163,6 @@ def test_a_validation_split_of_training_images_keeps_the_decoding(held_out_image
 
 
 def test_the_script_writes_a_tuned_copy_of_a_model(held_out_images, tmp_path, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import tune_decoding as script
 
     monkeypatch.setattr(script, "MIN_TRUE_OBJECTS", 5)
@@ -175,7 +176,6 @@ def test_the_script_writes_a_tuned_copy_of_a_model(held_out_images, tmp_path, mo
 
 @pytest.mark.slow
 def test_a_model_ships_with_a_tuned_decoding(tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import ship_pretrained
 
     post = {"min_diameter_um": 0.4, "split_h_um": 0.042, "min_score": 0.85}

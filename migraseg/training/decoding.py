@@ -125,11 +125,14 @@ def tune_decoding(
     return DecodingChoice(chosen, best["f1"], _f1(*before, n_true), len(records), n_true, table)
 
 
-def set_checkpoint_postprocess(checkpoint: Path, postprocess: dict[str, float]) -> None:
-    """Store ``postprocess`` in a Lightning checkpoint's model metadata (atomically)."""
+def set_checkpoint_postprocess(
+    checkpoint: Path, postprocess: dict[str, float], out: Path | None = None
+) -> None:
+    """Store ``postprocess`` in a Lightning checkpoint's model metadata, in place or in a copy
+    ``out`` (atomically)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     state["hyper_parameters"]["meta"]["postprocess"] = dict(postprocess)
-    with atomic_path(checkpoint) as tmp:
+    with atomic_path(out or checkpoint) as tmp:
         torch.save(state, tmp)
 
 
