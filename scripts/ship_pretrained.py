@@ -23,22 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from migraseg.inference.loading import load_checkpoint_model, load_model
+from migraseg.inference.loading import load_checkpoint_model, load_model, weights_checkpoint
 from migraseg.inference.predictor import Predictor
 from migraseg.model_meta import ModelMeta
 from migraseg.pretrained import SHIPPED, SHIPPED_DIR
 from migraseg.synth.generator import make_sample
 from migraseg.synth.presets import load_preset
 from migraseg.utils.files import atomic_path, write_text_atomic
-
-
-def half_checkpoint(state: dict[str, torch.Tensor], meta: ModelMeta) -> dict:
-    """What Lightning's checkpoints hold that the loader reads, floats in fp16."""
-    weights = {
-        f"net.{k}": (v.half() if v.is_floating_point() else v).contiguous()
-        for k, v in state.items()
-    }
-    return {"hyper_parameters": {"meta": meta.to_dict()}, "state_dict": weights}
 
 
 def sha256(path: Path) -> str:
@@ -115,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         meta.postprocess = json.loads(Path(args.decoding).read_text())["postprocess"]
     shipped = Path(args.out) / SHIPPED[args.name]
     with atomic_path(shipped) as tmp:
-        torch.save(half_checkpoint(net.state_dict(), meta), tmp)
+        torch.save(weights_checkpoint(net.state_dict(), meta, half=True), tmp)
     load_checkpoint_model(shipped)  # loads back
     scores = Path(args.scores).read_text() if args.scores else ""
     deviation = fp16_deviation(source, shipped, meta)

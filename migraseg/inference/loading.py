@@ -12,6 +12,7 @@ import importlib.util
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,6 +63,18 @@ def load_checkpoint_model(path: Path) -> tuple[nn.Module, ModelMeta]:
     }
     net.load_state_dict(state)
     return net.eval(), meta
+
+
+def weights_checkpoint(
+    state: dict[str, torch.Tensor], meta: ModelMeta, half: bool = False
+) -> dict[str, Any]:
+    """The smallest checkpoint :func:`load_checkpoint_model` reads: metadata and the network's
+    weights (``half``: floats in fp16, loaded back in fp32), no optimizer state."""
+    weights = {
+        f"net.{k}": (v.half() if half and v.is_floating_point() else v).contiguous()
+        for k, v in state.items()
+    }
+    return {"hyper_parameters": {"meta": meta.to_dict()}, "state_dict": weights}
 
 
 def load_torchscript_model(path: Path) -> tuple[torch.jit.ScriptModule, ModelMeta]:

@@ -62,10 +62,10 @@ class InitWeights:
     meta: ModelMeta
 
 
-def load_init_weights(path: str | Path) -> InitWeights:
+def load_init_weights(path: str | Path, role: str = "init_from") -> InitWeights:
     """Weights and metadata of a ``.ckpt``, a TorchScript ``model.pt`` (traced modules keep
     the parameter names of the network they were traced from) or a shipped model (``confocal``,
-    ``tem``). No optimizer state, no epoch.
+    ``tem``). No optimizer state, no epoch. ``role`` names the setting in error messages.
 
     Raises:
         TrainingInputError: not a loadable migraseg model, or not one with migraseg's classes.
@@ -73,19 +73,19 @@ def load_init_weights(path: str | Path) -> InitWeights:
     try:
         path = model_path(path)  # a shipped model's name too (init_from=confocal)
     except ModelLoadError as err:
-        raise TrainingInputError(f"init_from: {err}") from err
+        raise TrainingInputError(f"{role}: {err}") from err
     if path.suffix not in (".ckpt", *TORCHSCRIPT_SUFFIXES):
         raise TrainingInputError(
-            f"init_from={path}: give a checkpoint (.ckpt) or a TorchScript model.pt "
+            f"{role}={path}: give a checkpoint (.ckpt) or a TorchScript model.pt "
             "(an ONNX file cannot be trained)"
         )
     try:
         net, meta = load_model(path)
     except ModelLoadError as err:
-        raise TrainingInputError(f"init_from: {err}") from err
+        raise TrainingInputError(f"{role}: {err}") from err
     if list(meta.class_names) != list(CLASS_NAMES):
         raise TrainingInputError(
-            f"init_from={path}: the model predicts {len(meta.class_names)} classes "
+            f"{role}={path}: the model predicts {len(meta.class_names)} classes "
             f"{list(meta.class_names)}; migraseg datasets have {len(CLASS_NAMES)} "
             f"{list(CLASS_NAMES)}"
         )
