@@ -33,7 +33,7 @@ def _check_same_network(first: InitWeights, other: InitWeights) -> None:
         if getattr(other.meta, key) != getattr(first.meta, key):
             raise TrainingInputError(
                 f"{other.path}: {key} {getattr(other.meta, key)!r} differs from {first.path}'s "
-                f"{getattr(first.meta, key)!r}; the mean would see no image as either did"
+                f"{getattr(first.meta, key)!r}; models that read images differently cannot be mixed"
             )
 
 
