@@ -2,10 +2,10 @@
 
 Runs that start from the same weights and train on the same kind of data end in one basin of
 the loss; the mean of their weights is one network, as fast as each, and often more robust on
-images unlike the training images than any of them (Wortsman et al., ICML 2022). The shipped
-``confocal`` model is such a mean (docs/results.md, "Weight averaging"). The soup takes the
-first model's metadata; tune its decoding afterwards (scripts/tune_decoding.py), since the mean
-network's probabilities are not those of any ingredient.
+images unlike the training images than any of them (Wortsman et al., ICML 2022). Both shipped
+models, ``confocal`` and ``tem``, are such means (docs/results.md, "Weight averaging"). The soup
+takes the first model's metadata; tune its decoding afterwards (scripts/tune_decoding.py), since
+the mean network's probabilities are not those of any ingredient.
 """
 
 from __future__ import annotations
