@@ -8,7 +8,9 @@ for a model trained before that, or for tuning on other annotated images than it
         --out tuned/confocal.ckpt
 
 The choice and every pair's F1 go to ``<out>.decoding.json``. Tune on images the model was not
-trained on: a validation split, or a set simulated with another seed (``--split all``).
+trained on: a validation split, or a set simulated with another seed (``--split all``). The
+network's probabilities are averaged over the four flips, as migraseg-predict and migraseg-eval
+run it by default (``--no-tta`` tunes for runs without them).
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val", help="split(s) to tune on: val, val+test, all")
     parser.add_argument("--out", required=True, help="the tuned checkpoint to write (.ckpt)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average the 4 flips, as migraseg-predict does by default",
+    )
     args = parser.parse_args(argv)
 
     source = choose_model_file(model_path(args.model), backend="torch", device=args.device)
@@ -44,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{source}: a .ckpt is needed (TorchScript metadata is written at export)")
     spec = load_dataset(args.dataset)
     records = [r for split in args.split.split("+") for r in spec.split(split)]
-    predictor = Predictor.from_path(source, backend="torch", device=args.device)
+    predictor = Predictor.from_path(source, backend="torch", device=args.device, tta=args.tta)
     choice = tune_decoding(predictor, records, min_true_objects=MIN_TRUE_OBJECTS)
     if choice is None:
         print(f"{args.dataset}: under {MIN_TRUE_OBJECTS} migrasomes to tune on", file=sys.stderr)

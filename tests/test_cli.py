@@ -79,3 +79,6 @@ def test_export_predict_and_eval_from_the_command_line(trained, tiny_dataset, tm
     (result,) = metrics["sets"].values()
     (model,) = result["models"].values()
     assert result["n_images"] == 6 and len(model["per_image"]) == 6
+    (described,) = metrics["models"].values()
+    assert described["tta"] is True  # migraseg-eval averages the flips, as migraseg-predict does
+    assert "4 flips averaged" in (tmp_path / "eval" / "report.md").read_text()

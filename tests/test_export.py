@@ -158,8 +158,10 @@ def test_onnx_beside_model_pt_runs_on_cpu_is_reported_and_optional(tiny_export, 
     described = NetworkSource(path, predict).describe()
     assert described["kind"] == "onnx" and described["runner"] == "onnxruntime/cpu"
     assert described["path"] == str(path) and described["model_file"] == str(onnx)
-    described = NetworkSource(path, replace(predict, backend="torch")).describe()
+    assert described["tta"] is True  # the flips are averaged unless the settings say not
+    described = NetworkSource(path, replace(predict, backend="torch", tta=False)).describe()
     assert described["kind"] == "torchscript" and described["runner"].startswith("torchscript")
+    assert described["tta"] is False
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     with pytest.warns(UserWarning, match="ONNX Runtime is not installed"):

@@ -2,6 +2,7 @@
 the coloured label image, cell ids and the table columns, on a hand-made scene predicted by an
 oracle model (tests/test_predict_files.py), and the modality rule on simulated images."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +15,7 @@ from migraseg.cli.predict import main
 from migraseg.constants import CELL, FIBER, MIGRASOME
 from migraseg.export import export_torchscript
 from migraseg.inference.modality_check import modality_warning, pixel_size_warning
+from migraseg.inference.predict_files import MANIFEST
 from migraseg.io import read_image
 from migraseg.measure.tables import read_csv
 from migraseg.synth.generator import make_sample
@@ -135,6 +137,21 @@ def test_modality_rule_on_simulated_images(preset):
     other = "tem" if preset == "confocal" else "confocal"
     assert modality_warning(image, preset) is None
     assert modality_warning(image, other) is not None
+
+
+def test_flips_are_averaged_unless_no_tta(oracle, tmp_path):
+    """The manifest records the flip averaging; switching it off predicts the file again."""
+    write(tmp_path / "a.tif", as_image(scene()), "YX")
+    args = [str(oracle), str(tmp_path / "a.tif"), "--out", str(tmp_path / "out"), "--quiet"]
+
+    def tiling() -> dict:
+        manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+        return manifest["inputs"]["a"]["settings"]["tiling"]
+
+    assert main([*args, "--tile-size", "128"]) == 0 and tiling()["tta"] is True
+    before = (tmp_path / "out" / "a_labels.tif").stat().st_mtime_ns
+    assert main([*args, "--tile-size", "128", "--no-tta"]) == 0 and tiling()["tta"] is False
+    assert (tmp_path / "out" / "a_labels.tif").stat().st_mtime_ns != before
 
 
 def test_help_shows_defaults(capsys):

@@ -76,6 +76,8 @@ def test_training_writes_checkpoints_metrics_and_model(trained):
     assert result["split"] == "test" and result["n_images"] >= 1
     (trained_model,) = (m for name, m in result["models"].items() if name != "classical")
     assert "classical" in result["models"]  # the report shows the baseline beside it
+    (described,) = (m for name, m in metrics["models"].items() if name != "classical")
+    assert described["tta"] is False  # configs/train.yaml: no flips, make train stays short
     headline = trained_model["headline"]
     assert {"cell.dice", "migrasome.f1@0.5", "retraction_fiber.cldice"} <= headline.keys()
     assert (out / "report.md").is_file() and (out / "classical_params.json").is_file()

@@ -283,6 +283,7 @@ def models_table(models: dict[str, dict[str, Any]]) -> Table:
             source = info.get("path", "")
             notes = [f"trained on {info['trained_on']}"] if info.get("trained_on") else []
             notes += [f"ran on {info['runner']}"] if info.get("runner") else []
+            notes += ["4 flips averaged"] if info.get("tta") else []
             note = ", ".join(notes)
             run = training_run(source) if info["kind"] != "label_folder" else ""
         rows.append([name, info["kind"], run, source, note])

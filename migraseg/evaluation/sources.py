@@ -67,7 +67,8 @@ class NetworkSource:
 
     def describe(self) -> dict[str, Any]:
         """What actually ran: ``kind`` is the format of the file loaded (an ONNX export beside a
-        TorchScript ``path`` runs on CPU), ``runner`` the backend and device."""
+        TorchScript ``path`` runs on CPU), ``runner`` the backend and device, ``tta`` whether the
+        four flips were averaged."""
         meta = self.predictor.meta
         model_file = self.predictor.model_file or self.path
         return {
@@ -75,6 +76,7 @@ class NetworkSource:
             "path": str(self.path),
             "model_file": str(model_file),
             "runner": self.predictor.runner.name,
+            "tta": self.predictor.runner.tta,
             "model_pixel_size_um": meta.pixel_size_um,
             "trained_on": meta.dataset,
             "postprocess": dict(meta.postprocess),

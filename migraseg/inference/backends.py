@@ -26,6 +26,7 @@ FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 class Runner(Protocol):
     name: str
     device: torch.device
+    tta: bool
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor: ...
 

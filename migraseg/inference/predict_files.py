@@ -552,7 +552,7 @@ class BatchPredictor:
             "tiling": {
                 "tile_size": p.tile_size,
                 "overlap": p.overlap,
-                "tta": getattr(p.runner, "tta", False),
+                "tta": p.runner.tta,
             },
         }
 
