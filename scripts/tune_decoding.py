@@ -24,6 +24,7 @@ from pathlib import Path
 from migraseg.data.contract import load_dataset
 from migraseg.inference.loading import choose_model_file, model_path
 from migraseg.inference.predictor import Predictor
+from migraseg.inference.settings import PredictSettings
 from migraseg.training.decoding import (
     MIN_TRUE_OBJECTS,
     set_checkpoint_postprocess,
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tta",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=PredictSettings.tta,
         help="average the 4 flips, as migraseg-predict does by default",
     )
     args = parser.parse_args(argv)

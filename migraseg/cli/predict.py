@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from migraseg.inference.settings import PredictSettings
+
 EPILOG = """
 outputs per input <stem> in --out:
   <stem>_labels.tif      uint8 class ids (0 background, 1 cell, 2 retraction fiber, 3 migrasome),
@@ -112,14 +114,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tta",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=PredictSettings.tta,
         help="average the network over the 4 flips of each tile: steadier on unfamiliar images; "
         "--no-tta is 4× faster",
     )
-    parser.add_argument("--tile-size", type=int, default=512, help="px at the model's pixel size")
-    parser.add_argument("--overlap", type=float, default=0.25, help="fraction of a tile")
-    parser.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--tile-size",
+        type=int,
+        default=PredictSettings.tile_size,
+        help="px at the model's pixel size",
+    )
+    parser.add_argument(
+        "--overlap", type=float, default=PredictSettings.overlap, help="fraction of a tile"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=PredictSettings.batch_size, help="tiles per forward pass"
+    )
+    parser.add_argument(
+        "--device", default=PredictSettings.device, help="auto, cpu, cuda, cuda:1, ..."
+    )
     parser.add_argument(
         "--workers",
         default="auto",

@@ -30,6 +30,7 @@ from migraseg.inference.device_tiling import (
     to_input_grid,
 )
 from migraseg.inference.loading import choose_model_file, load_model
+from migraseg.inference.settings import PredictSettings
 from migraseg.inference.tiling import padded_size, tile_starts
 from migraseg.model_meta import ModelMeta
 from migraseg.models.factory import OUTPUT_STRIDE
@@ -111,11 +112,11 @@ class Predictor:
         self,
         net: nn.Module | OnnxModel,
         meta: ModelMeta,
-        device: str = "auto",
-        tile_size: int = 512,
-        overlap: float = 0.25,
-        batch_size: int = 4,
-        tta: bool = True,
+        device: str = PredictSettings.device,
+        tile_size: int = PredictSettings.tile_size,
+        overlap: float = PredictSettings.overlap,
+        batch_size: int = PredictSettings.batch_size,
+        tta: bool = PredictSettings.tta,
     ):
         if tile_size % OUTPUT_STRIDE:
             raise ValueError(f"tile_size must be a multiple of {OUTPUT_STRIDE}, got {tile_size}")
