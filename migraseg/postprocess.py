@@ -76,6 +76,27 @@ def decode_instances(
     return out
 
 
+def migrasome_pixels(
+    labels: np.ndarray,
+    probability: np.ndarray | None,
+    min_probability: float = MIGRASOME_POSTPROCESS["min_probability"],
+) -> np.ndarray:
+    """Pixels decoded as migrasome: those the network finds likeliest to be one and, below 0.5,
+    those whose migrasome probability reaches ``min_probability`` though another class is
+    likelier. On images unlike its training images the network grows unsure of real
+    migrasomes first, and the most likely class loses them (docs/results.md, "Decoding").
+
+    Shape: labels (Y, X) class ids, probability (Y, X) in [0, 1] or uint8 × 255 → (Y, X) bool.
+    """
+    binary = labels == MIGRASOME
+    if min_probability >= 0.5:  # a probability of 0.5 or more is the likeliest class already
+        return binary
+    if probability is None:
+        raise ValueError(f"min_probability={min_probability} needs the migrasome probability map")
+    scale = 255.0 if probability.dtype == np.uint8 else 1.0
+    return binary | (probability >= min_probability * scale)
+
+
 def migrasome_instances(
     labels: np.ndarray,
     pixel_size_um: float,
@@ -83,19 +104,28 @@ def migrasome_instances(
     split_h_um: float = MIGRASOME_POSTPROCESS["split_h_um"],
     min_score: float = MIGRASOME_POSTPROCESS["min_score"],
     probability: np.ndarray | None = None,
+    min_probability: float = MIGRASOME_POSTPROCESS["min_probability"],
 ) -> np.ndarray:
     """Instances of the migrasome class in a semantic label image.
 
-    Holes are filled, objects smaller than a disc of ``min_diameter_um`` are dropped, touching
-    migrasomes are split (:func:`decode_instances`), and objects whose mean migrasome
-    ``probability`` is below ``min_score`` are dropped (:func:`drop_unsure`).
+    Pixels are chosen by :func:`migrasome_pixels`, holes are filled, objects smaller than a disc
+    of ``min_diameter_um`` are dropped, touching migrasomes are split
+    (:func:`decode_instances`), and objects whose mean migrasome ``probability`` is below
+    ``min_score`` are dropped (:func:`drop_unsure`).
 
     Shape: labels (Y, X) class ids, probability (Y, X) in [0, 1] or uint8 × 255 → (Y, X) int32
     instance ids 1..n, 0 = none.
     """
-    min_area = np.pi * (min_diameter_um / pixel_size_um / 2) ** 2
-    ids = decode_instances(labels == MIGRASOME, min_area, split_h_um / pixel_size_um)
+    binary = migrasome_pixels(labels, probability, min_probability)
+    ids = decode_instances(
+        binary, disc_area_px(min_diameter_um, pixel_size_um), split_h_um / pixel_size_um
+    )
     return ids if min_score <= 0 else drop_unsure(ids, probability, min_score)
+
+
+def disc_area_px(diameter_um: float, pixel_size_um: float) -> float:
+    """Area in pixels of a disc ``diameter_um`` across."""
+    return float(np.pi * (diameter_um / pixel_size_um / 2) ** 2)
 
 
 def drop_unsure(ids: np.ndarray, probability: np.ndarray | None, min_score: float) -> np.ndarray:
@@ -127,20 +157,23 @@ def object_scores(ids: np.ndarray, probability: np.ndarray) -> np.ndarray:
 def settle_migrasomes(
     labels: np.ndarray, probability: np.ndarray | None, pixel_size_um: float, postprocess: Mapping
 ) -> np.ndarray:
-    """Migrasome instances of ``labels`` by the model's ``postprocess``; the pixels of objects
-    dropped for a low score become background in ``labels`` (in place), so that label images,
+    """Migrasome instances of ``labels`` by the model's ``postprocess``, with ``labels`` made to
+    agree (in place): pixels that ``min_probability`` adds to a migrasome found become
+    migrasome, and those of objects dropped for a low score background, so that label images,
     object tables and counts agree.
 
     Shape: labels (Y, X) uint8 class ids, probability (Y, X) → (Y, X) int32 instance ids.
     """
-    post = {**MIGRASOME_POSTPROCESS, **postprocess}  # a model's meta may predate min_score
-    decoded = migrasome_instances(
-        labels, pixel_size_um, post["min_diameter_um"], post["split_h_um"]
+    post = {**MIGRASOME_POSTPROCESS, **postprocess}  # a model's meta may predate a setting
+    binary = migrasome_pixels(labels, probability, post["min_probability"])
+    decoded = decode_instances(
+        binary,
+        disc_area_px(post["min_diameter_um"], pixel_size_um),
+        post["split_h_um"] / pixel_size_um,
     )
     min_score = post["min_score"]
-    if min_score <= 0:
-        return decoded
-    ids = drop_unsure(decoded, probability, min_score)
+    ids = decoded if min_score <= 0 else drop_unsure(decoded, probability, min_score)
+    labels[(ids > 0) & binary] = MIGRASOME  # pixels won below 0.5 (min_probability)
     labels[(decoded > 0) & (ids == 0) & (labels == MIGRASOME)] = BACKGROUND
     return ids
 

@@ -1,5 +1,5 @@
-"""Tune a trained model's migrasome decoding (``split_h_um``, ``min_score``) on annotated images
-and write a copy of its checkpoint that decodes so.
+"""Tune a trained model's migrasome decoding (``min_probability``, ``split_h_um``, ``min_score``)
+on annotated images and write a copy of its checkpoint that decodes so.
 
 Training does this itself on its held-out validation images (``tune_decoding: true``); this is
 for a model trained before that, or for tuning on other annotated images than its own:
@@ -7,10 +7,10 @@ for a model trained before that, or for tuning on other annotated images than it
     python scripts/tune_decoding.py confocal data/synthetic_confocal_generalist --split val \\
         --out tuned/confocal.ckpt
 
-The choice and every pair's F1 go to ``<out>.decoding.json``. Tune on images the model was not
-trained on: a validation split, or a set simulated with another seed (``--split all``). The
-network's probabilities are averaged over the four flips, as migraseg-predict and migraseg-eval
-run it by default (``--no-tta`` tunes for runs without them).
+The choice and the F1 of every combination go to ``<out>.decoding.json``. Tune on images the
+model was not trained on: a validation split, or a set simulated with another seed (``--split
+all``). The network's probabilities are averaged over the four flips, as migraseg-predict and
+migraseg-eval run it by default (``--no-tta`` tunes for runs without them).
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     report = out.with_name(out.name + ".decoding.json")
     write_text_atomic(report, json.dumps(asdict(choice), indent=1) + "\n")
     print(
-        f"{out}: split_h_um {choice.postprocess['split_h_um']}, min_score "
-        f"{choice.postprocess['min_score']}; migrasome F1@0.5 on {choice.n_images} images "
+        f"{out}: min_probability {choice.postprocess['min_probability']}, split_h_um "
+        f"{choice.postprocess['split_h_um']}, min_score {choice.postprocess['min_score']}; "
+        f"migrasome F1@0.5 on {choice.n_images} images "
         f"({choice.n_true} migrasomes) {choice.f1_before:.3f} -> {choice.f1:.3f}",
         file=sys.stderr,
     )

@@ -84,6 +84,38 @@ def test_a_score_threshold_without_probabilities_is_refused():
     labels, _ = two_migrasomes()
     with pytest.raises(ValueError, match=r"min_score=0\.7 needs the migrasome probability"):
         migrasome_instances(labels, 0.1, 0.4, 0.1, min_score=0.7)
+    with pytest.raises(ValueError, match=r"min_probability=0\.3 needs the migrasome probab"):
+        migrasome_instances(labels, 0.1, 0.4, 0.1, min_probability=0.3)
+
+
+def dim_migrasome() -> tuple[np.ndarray, np.ndarray]:
+    """A fiber with a migrasome the network half sees: probability 0.35 on its disc, with
+    background likelier (0.65), so the likeliest class misses it."""
+    labels = np.zeros((40, 80), np.uint8)
+    labels[19:21] = FIBER
+    probability = np.zeros(labels.shape, np.float32)
+    rr, cc = disk((20, 40), 6)
+    probability[rr, cc] = 0.35
+    return labels, probability
+
+
+def test_min_probability_finds_what_the_likeliest_class_misses():
+    labels, probability = dim_migrasome()
+    assert migrasome_instances(labels, 0.1, 0.4, 0.1, probability=probability).max() == 0
+    ids = migrasome_instances(labels, 0.1, 0.4, 0.1, probability=probability, min_probability=0.3)
+    assert ids.max() == 1 and (ids > 0).sum() == (probability > 0).sum()
+    as_uint8 = (probability * 255).round().astype(np.uint8)
+    found = migrasome_instances(labels, 0.1, 0.4, 0.1, probability=as_uint8, min_probability=0.3)
+    assert np.array_equal(found, ids)
+    # the labels agree with the objects: the disc becomes migrasome, the fiber around it stays
+    post = {**POST, "min_probability": 0.3, "min_score": 0.3}
+    ids = settle_migrasomes(labels, probability, 0.1, post)
+    assert ids.max() == 1 and labels[20, 40] == MIGRASOME and labels[19, 5] == FIBER
+    # an object it adds but is not sure enough of is dropped, and its pixels keep their class
+    labels, probability = dim_migrasome()
+    before = labels.copy()
+    ids = settle_migrasomes(labels, probability, 0.1, {**post, "min_score": 0.5})
+    assert ids.max() == 0 and np.array_equal(labels, before)
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +152,13 @@ def test_tuning_picks_the_best_pair_and_predictions_decode_as_tuned(held_out_ima
     assert choice is not None and choice.n_images == 3
     best = max(row["f1"] for row in choice.table)
     assert best - decoding.F1_TOLERANCE <= choice.f1 <= best
-    lower = [r for r in choice.table if r["min_score"] < choice.postprocess["min_score"]]
-    assert all(r["f1"] < best - decoding.F1_TOLERANCE for r in lower)
+    post = choice.postprocess
+    stricter = [r for r in choice.table if r["min_probability"] > post["min_probability"]]
+    assert all(r["f1"] < best - decoding.F1_TOLERANCE for r in stricter)
+    same = [r for r in choice.table if r["min_probability"] == post["min_probability"]]
+    best_here = max(r["f1"] for r in same)
+    lower = [r for r in same if r["min_score"] < post["min_score"]]
+    assert all(r["f1"] < best_here - decoding.F1_TOLERANCE for r in lower)
     assert choice.f1_before == pytest.approx(pooled_f1(predictor, records))
     tuned = replace(predictor.meta, postprocess=choice.postprocess)
     predictor.meta = tuned
@@ -148,8 +185,14 @@ def test_training_tunes_its_decoding_before_export(train_cfg, monkeypatch):
     out = Path(result["output_dir"])
     chosen = json.loads((out / "decoding.json").read_text())
     assert result["decoding"] == chosen["postprocess"]
-    assert set(chosen["postprocess"]) == {"min_diameter_um", "split_h_um", "min_score"}
-    assert len(chosen["table"]) == len(decoding.SPLIT_H_PX) * len(decoding.MIN_SCORES)
+    assert set(chosen["postprocess"]) == {
+        "min_diameter_um",
+        "split_h_um",
+        "min_score",
+        "min_probability",
+    }
+    grid = (decoding.MIN_PROBABILITIES, decoding.SPLIT_H_PX, decoding.MIN_SCORES)
+    assert len(chosen["table"]) == np.prod([len(values) for values in grid])
     assert load_checkpoint_model(Path(result["checkpoint"]))[1].postprocess == result["decoding"]
     assert load_torchscript_model(Path(result["model_path"]))[1].postprocess == result["decoding"]
 

@@ -124,7 +124,7 @@ def model_card(
     arch = meta.model
     channels = ", ".join(meta.channel_names) or f"{meta.in_channels} (unnamed)"
     norm = meta.normalization
-    post = {**MIGRASOME_POSTPROCESS, **meta.postprocess}  # older models carry no min_score
+    post = {**MIGRASOME_POSTPROCESS, **meta.postprocess}  # older models lack newer settings
     lines = [
         f"# {info.name}",
         "",
@@ -149,7 +149,9 @@ def model_card(
         "|---|---|",
         *(f"| {i} | {name} |" for i, name in enumerate(meta.class_names)),
         "",
-        f"- Migrasome instances: holes filled, objects under {post['min_diameter_um']} "
+        f"- Migrasome instances: pixels of the likeliest class migrasome or of migrasome "
+        f"probability ≥ {post['min_probability']}, holes filled, objects under "
+        f"{post['min_diameter_um']} "
         f"µm dropped, touching ones split (distance watershed, h = {post['split_h_um']} µm), "
         f"objects of mean migrasome probability under {post['min_score']} dropped.",
         "",

@@ -1,10 +1,12 @@
-"""Tune how a model's migrasomes are decoded (``split_h_um``, ``min_score``) on held-out images.
+"""Tune how a model's migrasomes are decoded (``min_probability``, ``split_h_um``,
+``min_score``) on held-out images.
 
-The network's probabilities are only half of a count: touching migrasomes must be split and the
-objects it is unsure of dropped, and the best depth of split and score threshold depend on the
-model (how sharp its edges are, how calibrated its probabilities). Both are chosen after training
-by migrasome F1@0.5 on the validation images, the network run once per image and every pair of
-values decoded from the same probabilities, and stored in the model's metadata, so that
+The network's probabilities are only half of a count: the pixels of a migrasome must be chosen,
+touching migrasomes split and the objects it is unsure of dropped, and the best probability,
+depth of split and score threshold depend on the model (how sharp its edges are, how calibrated
+its probabilities). All three are chosen after training by migrasome F1@0.5 on the validation
+images, the network run once per image and every combination decoded from the same
+probabilities, and stored in the model's metadata, so that
 migraseg-predict, migraseg-eval and napari decode as chosen. A validation split that repeats the
 training images (a fine-tune on a few images) tells nothing: the values stay as they were.
 """
@@ -36,10 +38,14 @@ log = logging.getLogger(__name__)
 # px across and split best near 0.4 px; TEM ones hundreds of px, near 25 px.
 SPLIT_H_PX: tuple[float, ...] = (0.25, 0.4, 0.6, 1.0, 2.0, 4.0, 8.0, 16.0, 25.0)
 MIN_SCORES: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+# Pixel probabilities from the likeliest class only (0.5) down to chance among four classes.
+MIN_PROBABILITIES: tuple[float, ...] = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25)
 MIN_TRUE_OBJECTS = 20  # fewer true migrasomes in the validation images: too few to choose by
-# F1 differences under this are noise for ~100 validation migrasomes; of such pairs the lowest
-# threshold is kept: on images harder than the validation images a model finds fewer migrasomes,
-# and a higher threshold then drops real ones too (counts fall short: docs/results.md).
+# F1 differences under this are noise for ~100 validation migrasomes. A lower min_probability
+# must beat the likeliest class by more: it grows every migrasome, and sizes with it (docs/
+# results.md, "Decoding"). Of the min_scores within it the lowest is kept: on images harder than
+# the validation images a model is less sure of real migrasomes, and a higher threshold drops
+# them too (counts fall short).
 F1_TOLERANCE = 0.01
 
 
@@ -76,15 +82,19 @@ def tune_decoding(
     records: Sequence[SampleRecord],
     split_h_px: Sequence[float] = SPLIT_H_PX,
     min_scores: Sequence[float] = MIN_SCORES,
+    min_probabilities: Sequence[float] = MIN_PROBABILITIES,
     min_true_objects: int = MIN_TRUE_OBJECTS,
 ) -> DecodingChoice | None:
-    """Pick ``split_h_um`` and ``min_score`` by pooled migrasome F1@0.5 on ``records`` (the
-    model's other post-processing kept): of the pairs within :data:`F1_TOLERANCE` of the best,
-    the lowest threshold, and with it the split of the best F1 (of equals, the depth nearest the
-    model's own). None when the images hold fewer than ``min_true_objects`` true migrasomes."""
+    """Pick ``min_probability``, ``split_h_um`` and ``min_score`` by pooled migrasome F1@0.5 on
+    ``records`` (the model's other post-processing kept): the highest ``min_probability`` whose
+    best F1 is within :data:`F1_TOLERANCE` of the best of all; at it, of the pairs within the
+    tolerance of its best, the lowest ``min_score``, then the best F1 (of equals, the depth
+    nearest the model's own). None when the images hold fewer than ``min_true_objects`` true
+    migrasomes."""
     current = {**MIGRASOME_POSTPROCESS, **predictor.meta.postprocess}
     heights = [round(h * predictor.meta.pixel_size_um, 4) for h in split_h_px]
-    counts = np.zeros((len(heights), len(min_scores), 2), np.int64)  # tp, n_pred per pair
+    shape = (len(min_probabilities), len(heights), len(min_scores), 2)
+    counts = np.zeros(shape, np.int64)  # tp, n_pred per choice
     before = np.zeros(2, np.int64)
     n_true = 0
     for record in records:
@@ -102,26 +112,41 @@ def tune_decoding(
         )
         before += (tp, n_pred)
         n_true += n_image
-        for i, height in enumerate(heights):
-            decoded = migrasome_instances(labels, size, current["min_diameter_um"], height)
-            for j, min_score in enumerate(min_scores):
-                ids = drop_unsure(decoded, probability, min_score) if min_score else decoded
-                counts[i, j] += _counts(truth.migrasome_ids, ids, ignored)[:2]
+        for k, min_probability in enumerate(min_probabilities):
+            for i, height in enumerate(heights):
+                decoded = migrasome_instances(
+                    labels,
+                    size,
+                    current["min_diameter_um"],
+                    height,
+                    probability=probability,
+                    min_probability=min_probability,
+                )
+                for j, min_score in enumerate(min_scores):
+                    ids = drop_unsure(decoded, probability, min_score) if min_score else decoded
+                    counts[k, i, j] += _counts(truth.migrasome_ids, ids, ignored)[:2]
     if n_true < min_true_objects:
         return None
     table = [
-        {"split_h_um": h, "min_score": s, "f1": _f1(*counts[i, j], n_true)}
+        {"min_probability": p, "split_h_um": h, "min_score": s, "f1": _f1(*counts[k, i, j], n_true)}
+        for k, p in enumerate(min_probabilities)
         for i, h in enumerate(heights)
         for j, s in enumerate(min_scores)
     ]
     best_f1 = max(row["f1"] for row in table)
-    near = [row for row in table if row["f1"] >= best_f1 - F1_TOLERANCE]
+    strictest = max(row["min_probability"] for row in table if row["f1"] >= best_f1 - F1_TOLERANCE)
+    rows = [row for row in table if row["min_probability"] == strictest]
+    best_here = max(row["f1"] for row in rows)
+    near = [row for row in rows if row["f1"] >= best_here - F1_TOLERANCE]
     lowest = min(row["min_score"] for row in near)
     best = max(
         (row for row in near if row["min_score"] == lowest),
         key=lambda row: (row["f1"], -abs(np.log(row["split_h_um"] / current["split_h_um"]))),
     )
-    chosen = {**current, "split_h_um": best["split_h_um"], "min_score": best["min_score"]}
+    chosen = {
+        **current,
+        **{key: best[key] for key in ("min_probability", "split_h_um", "min_score")},
+    }
     return DecodingChoice(chosen, best["f1"], _f1(*before, n_true), len(records), n_true, table)
 
 
@@ -153,10 +178,11 @@ def tune_run_decoding(
     set_checkpoint_postprocess(checkpoint, choice.postprocess)
     write_text_atomic(output_dir / "decoding.json", json.dumps(asdict(choice), indent=1) + "\n")
     log.info(
-        "decoding tuned on %d validation images (%d migrasomes): split_h_um %g, min_score %g; "
-        "validation migrasome F1@0.5 %.3f -> %.3f",
+        "decoding tuned on %d validation images (%d migrasomes): min_probability %g, "
+        "split_h_um %g, min_score %g; validation migrasome F1@0.5 %.3f -> %.3f",
         choice.n_images,
         choice.n_true,
+        choice.postprocess["min_probability"],
         choice.postprocess["split_h_um"],
         choice.postprocess["min_score"],
         choice.f1_before,
