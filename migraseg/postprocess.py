@@ -84,7 +84,8 @@ def migrasome_pixels(
     """Pixels decoded as migrasome: those the network finds likeliest to be one and, below 0.5,
     those whose migrasome probability reaches ``min_probability`` though another class is
     likelier. On images unlike its training images the network grows unsure of real
-    migrasomes first, and the most likely class loses them (docs/results.md, "Decoding").
+    migrasomes first, and the most likely class loses them; a lower threshold finds them but
+    grows every migrasome (docs/results.md, "Pixels below the likeliest class").
 
     Shape: labels (Y, X) class ids, probability (Y, X) in [0, 1] or uint8 × 255 → (Y, X) bool.
     """

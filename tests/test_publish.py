@@ -2,6 +2,7 @@
 
 import json
 import socket
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -199,6 +200,9 @@ def test_model_card_has_data_metrics_use_and_weight_hashes(tmp_path):
     assert "| migrasome.f1@0.5 | 0.875 | 0.625 |" in card
     assert "| 3 | migrasome |" in card and "doi:10.1111/febs.16183" in card
     assert "No metrics.json" in model_card(META, PublishInfo.load(), {}, None)
+    assert "likeliest class, holes filled" in card  # min_probability 0.5: nothing more said
+    lower = replace(META, postprocess={**META.postprocess, "min_probability": 0.3})
+    assert "likeliest class or of probability ≥ 0.3," in model_card(lower, PublishInfo.load(), {})
 
 
 def test_metrics_go_into_the_card_only_for_the_checkpoint_they_scored(tmp_path):

@@ -125,6 +125,9 @@ def model_card(
     channels = ", ".join(meta.channel_names) or f"{meta.in_channels} (unnamed)"
     norm = meta.normalization
     post = {**MIGRASOME_POSTPROCESS, **meta.postprocess}  # older models lack newer settings
+    below = (
+        f" or of probability ≥ {post['min_probability']}" if post["min_probability"] < 0.5 else ""
+    )
     lines = [
         f"# {info.name}",
         "",
@@ -149,11 +152,10 @@ def model_card(
         "|---|---|",
         *(f"| {i} | {name} |" for i, name in enumerate(meta.class_names)),
         "",
-        f"- Migrasome instances: pixels of the likeliest class migrasome or of migrasome "
-        f"probability ≥ {post['min_probability']}, holes filled, objects under "
-        f"{post['min_diameter_um']} "
-        f"µm dropped, touching ones split (distance watershed, h = {post['split_h_um']} µm), "
-        f"objects of mean migrasome probability under {post['min_score']} dropped.",
+        f"- Migrasome instances: pixels where migrasome is the likeliest class{below}, holes "
+        f"filled, objects under {post['min_diameter_um']} µm dropped, touching ones split "
+        f"(distance watershed, h = {post['split_h_um']} µm), objects of mean migrasome "
+        f"probability under {post['min_score']} dropped.",
         "",
         "## Training data",
         "",

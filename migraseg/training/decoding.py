@@ -42,10 +42,10 @@ MIN_SCORES: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
 MIN_PROBABILITIES: tuple[float, ...] = (0.5, 0.45, 0.4, 0.35, 0.3, 0.25)
 MIN_TRUE_OBJECTS = 20  # fewer true migrasomes in the validation images: too few to choose by
 # F1 differences under this are noise for ~100 validation migrasomes. A lower min_probability
-# must beat the likeliest class by more: it grows every migrasome, and sizes with it (docs/
-# results.md, "Decoding"). Of the min_scores within it the lowest is kept: on images harder than
-# the validation images a model is less sure of real migrasomes, and a higher threshold drops
-# them too (counts fall short).
+# must beat the likeliest class by more: it grows every migrasome, and sizes with it
+# (docs/results.md, "Pixels below the likeliest class"). Of the min_scores within it the lowest
+# is kept: on images harder than the validation images a model is less sure of real
+# migrasomes, and a higher threshold drops them too (counts fall short).
 F1_TOLERANCE = 0.01
 
 
