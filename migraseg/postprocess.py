@@ -118,15 +118,20 @@ def migrasome_instances(
     instance ids 1..n, 0 = none.
     """
     binary = migrasome_pixels(labels, probability, min_probability)
-    ids = decode_instances(
-        binary, disc_area_px(min_diameter_um, pixel_size_um), split_h_um / pixel_size_um
-    )
+    ids = decode_migrasome_pixels(binary, pixel_size_um, min_diameter_um, split_h_um)
     return ids if min_score <= 0 else drop_unsure(ids, probability, min_score)
 
 
-def disc_area_px(diameter_um: float, pixel_size_um: float) -> float:
-    """Area in pixels of a disc ``diameter_um`` across."""
-    return float(np.pi * (diameter_um / pixel_size_um / 2) ** 2)
+def decode_migrasome_pixels(
+    binary: np.ndarray, pixel_size_um: float, min_diameter_um: float, split_h_um: float
+) -> np.ndarray:
+    """:func:`decode_instances` of migrasome pixels, its sizes given in µm: objects smaller than
+    a disc ``min_diameter_um`` across dropped, necks ``split_h_um`` deep split.
+
+    Shape: binary (Y, X) bool → (Y, X) int32 instance ids 1..n, 0 = none.
+    """
+    min_area_px = np.pi * (min_diameter_um / pixel_size_um / 2) ** 2
+    return decode_instances(binary, min_area_px, split_h_um / pixel_size_um)
 
 
 def drop_unsure(ids: np.ndarray, probability: np.ndarray | None, min_score: float) -> np.ndarray:
@@ -167,10 +172,8 @@ def settle_migrasomes(
     """
     post = {**MIGRASOME_POSTPROCESS, **postprocess}  # a model's meta may predate a setting
     binary = migrasome_pixels(labels, probability, post["min_probability"])
-    decoded = decode_instances(
-        binary,
-        disc_area_px(post["min_diameter_um"], pixel_size_um),
-        post["split_h_um"] / pixel_size_um,
+    decoded = decode_migrasome_pixels(
+        binary, pixel_size_um, post["min_diameter_um"], post["split_h_um"]
     )
     min_score = post["min_score"]
     ids = decoded if min_score <= 0 else drop_unsure(decoded, probability, min_score)

@@ -29,7 +29,12 @@ from migraseg.inference.predictor import Predictor
 from migraseg.inference.settings import PredictSettings
 from migraseg.io import read_image
 from migraseg.metrics.objects import drop_ignored_objects, match_instances
-from migraseg.postprocess import drop_unsure, migrasome_instances
+from migraseg.postprocess import (
+    decode_migrasome_pixels,
+    drop_unsure,
+    migrasome_instances,
+    migrasome_pixels,
+)
 from migraseg.utils.files import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -113,15 +118,9 @@ def tune_decoding(
         before += (tp, n_pred)
         n_true += n_image
         for k, min_probability in enumerate(min_probabilities):
+            binary = migrasome_pixels(labels, probability, min_probability)
             for i, height in enumerate(heights):
-                decoded = migrasome_instances(
-                    labels,
-                    size,
-                    current["min_diameter_um"],
-                    height,
-                    probability=probability,
-                    min_probability=min_probability,
-                )
+                decoded = decode_migrasome_pixels(binary, size, current["min_diameter_um"], height)
                 for j, min_score in enumerate(min_scores):
                     ids = drop_unsure(decoded, probability, min_score) if min_score else decoded
                     counts[k, i, j] += _counts(truth.migrasome_ids, ids, ignored)[:2]
