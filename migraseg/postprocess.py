@@ -119,7 +119,7 @@ def migrasome_instances(
     """
     binary = migrasome_pixels(labels, probability, min_probability)
     ids = decode_migrasome_pixels(binary, pixel_size_um, min_diameter_um, split_h_um)
-    return ids if min_score <= 0 else drop_unsure(ids, probability, min_score)
+    return drop_unsure(ids, probability, min_score)
 
 
 def decode_migrasome_pixels(
@@ -137,10 +137,13 @@ def decode_migrasome_pixels(
 def drop_unsure(ids: np.ndarray, probability: np.ndarray | None, min_score: float) -> np.ndarray:
     """``ids`` without the objects whose mean probability is below ``min_score``, renumbered
     1..n: the network may call a dim punctum migrasome by a hair, pixel by pixel, while being
-    unsure of it as a whole (docs/evaluation.md, "Decoding").
+    unsure of it as a whole (docs/evaluation.md, "Decoding"). A ``min_score`` of 0 or less keeps
+    every object and needs no probabilities (label files carry none).
 
     Shape: ids (Y, X) int, probability (Y, X) in [0, 1], or uint8 meaning probability × 255.
     """
+    if min_score <= 0:
+        return ids
     if probability is None:
         raise ValueError(f"min_score={min_score} needs the migrasome probability map")
     if not ids.any():
@@ -175,8 +178,7 @@ def settle_migrasomes(
     decoded = decode_migrasome_pixels(
         binary, pixel_size_um, post["min_diameter_um"], post["split_h_um"]
     )
-    min_score = post["min_score"]
-    ids = decoded if min_score <= 0 else drop_unsure(decoded, probability, min_score)
+    ids = drop_unsure(decoded, probability, post["min_score"])
     labels[(ids > 0) & binary] = MIGRASOME  # pixels won below 0.5 (min_probability)
     labels[(decoded > 0) & (ids == 0) & (labels == MIGRASOME)] = BACKGROUND
     return ids

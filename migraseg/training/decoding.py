@@ -122,7 +122,7 @@ def tune_decoding(
             for i, height in enumerate(heights):
                 decoded = decode_migrasome_pixels(binary, size, current["min_diameter_um"], height)
                 for j, min_score in enumerate(min_scores):
-                    ids = drop_unsure(decoded, probability, min_score) if min_score else decoded
+                    ids = drop_unsure(decoded, probability, min_score)
                     counts[k, i, j] += _counts(truth.migrasome_ids, ids, ignored)[:2]
     if n_true < min_true_objects:
         return None
