@@ -76,6 +76,12 @@ def decode_instances(
     return out
 
 
+def _probability_scale(probability: np.ndarray) -> float:
+    """What a probability of 1 reads as in ``probability``: maps come as floats in [0, 1] or as
+    uint8 × 255 (the predictor's compact form)."""
+    return 255.0 if probability.dtype == np.uint8 else 1.0
+
+
 def migrasome_pixels(
     labels: np.ndarray,
     probability: np.ndarray | None,
@@ -94,8 +100,7 @@ def migrasome_pixels(
         return binary
     if probability is None:
         raise ValueError(f"min_probability={min_probability} needs the migrasome probability map")
-    scale = 255.0 if probability.dtype == np.uint8 else 1.0
-    return binary | (probability >= min_probability * scale)
+    return binary | (probability >= min_probability * _probability_scale(probability))
 
 
 def migrasome_instances(
@@ -159,8 +164,8 @@ def object_scores(ids: np.ndarray, probability: np.ndarray) -> np.ndarray:
 
     Shape: ids (Y, X) int ids 1..n, probability (Y, X) in [0, 1] or uint8 × 255 → (n,) float64.
     """
-    scale = 255.0 if probability.dtype == np.uint8 else 1.0
-    return np.asarray(ndi.mean(probability, ids, index=np.arange(1, int(ids.max()) + 1))) / scale
+    means = ndi.mean(probability, ids, index=np.arange(1, int(ids.max()) + 1))
+    return np.asarray(means) / _probability_scale(probability)
 
 
 def settle_migrasomes(
